@@ -1,0 +1,301 @@
+"""The convolutional autoencoder: presets, fit with callbacks, encode, decode, save and load.
+
+:class:`ConvAutoencoder` is a scikit-learn transformer: hyper-parameters in ``__init__``, learning
+in ``fit``, learned state in attributes with a trailing underscore. ``transform`` encodes images to
+an (N, d) latent matrix and ``inverse_transform`` decodes it, so
+``make_pipeline(ConvAutoencoder(), KMeans(10))`` works.
+
+Images are float32 (N, H, W, C) in [0, 1] (an :class:`~core.data.ImageSet` is accepted too). Any
+H and W work: the encoder pads them up to a multiple of the network's downsampling factor and the
+decoder crops its output back, both inside the saved model.
+
+TensorFlow is imported only when a model is built or loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from core.errors import UserInputError
+
+MAX_EPOCHS = 1000
+PREDICT_BATCH_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A network design with its training recipe.
+
+    ``build(image_shape, latent_dim)`` returns (encoder, decoder) Keras models: the encoder maps
+    (H, W, C) images to a latent tensor, the decoder maps that tensor back to (H, W, C).
+    """
+
+    name: str
+    description: str
+    build: Callable
+    loss: str
+    optimizer: str
+    learning_rate: float
+    epochs: int
+    batch_size: int
+    downsampling: int
+
+
+def _padding(image_shape, factor):
+    height, width = image_shape[:2]
+    return (-height) % factor, (-width) % factor
+
+
+def _build_seed(image_shape, latent_dim=None):
+    """The 2018 tutorial's network: 28x28x1 -> 7x7x2 latent (98 numbers) -> 28x28x1."""
+    from keras import Input, Model, layers
+
+    pad_h, pad_w = _padding(image_shape, 4)
+    channels = image_shape[2]
+    inputs = Input(shape=image_shape)
+    x = layers.ZeroPadding2D(((0, pad_h), (0, pad_w)))(inputs)
+    x = layers.Conv2D(16, (3, 3), activation="relu", padding="same")(x)
+    x = layers.MaxPooling2D((2, 2), padding="same")(x)
+    x = layers.Conv2D(2, (3, 3), activation="relu", padding="same")(x)
+    latent = layers.MaxPooling2D((2, 2), padding="same")(x)
+    encoder = Model(inputs, latent, name="encoder")
+
+    latent_input = Input(shape=latent.shape[1:])
+    x = layers.Conv2D(2, (3, 3), activation="relu", padding="same")(latent_input)
+    x = layers.UpSampling2D((2, 2))(x)
+    x = layers.Conv2D(16, (3, 3), activation="relu", padding="same")(x)
+    x = layers.UpSampling2D((2, 2))(x)
+    x = layers.Conv2D(channels, (3, 3), activation="sigmoid", padding="same")(x)
+    outputs = layers.Cropping2D(((0, pad_h), (0, pad_w)))(x)
+    decoder = Model(latent_input, outputs, name="decoder")
+    return encoder, decoder
+
+
+def _build_default(image_shape, latent_dim=32):
+    """Two strided convolutions and a dense bottleneck of ``latent_dim`` numbers, mirrored back."""
+    from keras import Input, Model, layers
+
+    pad_h, pad_w = _padding(image_shape, 4)
+    height, width, channels = image_shape
+    inner_shape = ((height + pad_h) // 4, (width + pad_w) // 4, 64)
+    inputs = Input(shape=image_shape)
+    x = layers.ZeroPadding2D(((0, pad_h), (0, pad_w)))(inputs)
+    x = layers.Conv2D(32, 3, strides=2, activation="relu", padding="same")(x)
+    x = layers.Conv2D(64, 3, strides=2, activation="relu", padding="same")(x)
+    x = layers.Flatten()(x)
+    latent = layers.Dense(latent_dim, name="latent")(x)
+    encoder = Model(inputs, latent, name="encoder")
+
+    latent_input = Input(shape=(latent_dim,))
+    x = layers.Dense(int(np.prod(inner_shape)), activation="relu")(latent_input)
+    x = layers.Reshape(inner_shape)(x)
+    x = layers.Conv2DTranspose(32, 3, strides=2, activation="relu", padding="same")(x)
+    x = layers.Conv2DTranspose(channels, 3, strides=2, activation="sigmoid", padding="same")(x)
+    outputs = layers.Cropping2D(((0, pad_h), (0, pad_w)))(x)
+    decoder = Model(latent_input, outputs, name="decoder")
+    return encoder, decoder
+
+
+PRESETS = {
+    "seed": Preset(
+        name="seed",
+        description="The 2018 Keras tutorial's network: Conv 16, pool, Conv 2, pool; Adadelta, 3 epochs at batch 32",
+        build=_build_seed,
+        loss="binary_crossentropy",
+        optimizer="adadelta",
+        learning_rate=1.0,
+        epochs=3,
+        batch_size=32,
+        downsampling=4,
+    ),
+    "default": Preset(
+        name="default",
+        description="Strided convolutions with a 32-number dense bottleneck; Adam",
+        build=_build_default,
+        loss="binary_crossentropy",
+        optimizer="adam",
+        learning_rate=1e-3,
+        epochs=20,
+        batch_size=128,
+        downsampling=4,
+    ),
+}
+
+
+def as_images(X) -> np.ndarray:
+    """An ImageSet or array -> float32 (N, H, W, C); a 3-D array gets one channel."""
+    images = getattr(X, "images", X)
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 3:
+        images = images[..., np.newaxis]
+    if images.ndim != 4:
+        raise UserInputError(f"images must have shape (N, H, W, C), got {images.shape}")
+    return images
+
+
+class ConvAutoencoder(TransformerMixin, BaseEstimator):
+    """A convolutional autoencoder as a scikit-learn transformer.
+
+    Parameters:
+        preset: "default" or "seed" (see ``PRESETS``).
+        latent_dim: bottleneck size for the "default" preset (the seed's is fixed by its design).
+        epochs: passes over the training images; None takes the preset's.
+        batch_size: images per gradient step; None takes the preset's. Capped at the number of
+            training images.
+        validation_fraction: share of the images held out (after a seeded shuffle) for val_loss.
+        seed: seeds weights, the shuffle and the split.
+        verbose: Keras' fit verbosity.
+
+    Attributes after ``fit``:
+        model_: the Keras autoencoder (encoder then decoder).
+        encoder_, decoder_: the two halves as Keras models.
+        image_shape_: (H, W, C) of the training images.
+        latent_shape_: shape of one latent tensor before flattening; ``n_latent_`` = its size.
+        history_: {"loss": [...], "val_loss": [...]} per epoch (mean loss per pixel).
+    """
+
+    def __init__(self, preset="default", latent_dim=32, epochs=None, batch_size=None,
+                 validation_fraction=0.1, seed=0, verbose=0):
+        self.preset = preset
+        self.latent_dim = latent_dim
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.seed = seed
+        self.verbose = verbose
+
+    def _recipe(self) -> Preset:
+        if self.preset not in PRESETS:
+            raise UserInputError(f"unknown preset '{self.preset}'; choose one of {', '.join(PRESETS)}")
+        return PRESETS[self.preset]
+
+    def resolved_epochs(self) -> int:
+        """The number of epochs ``fit`` will run, after validation."""
+        epochs = self._recipe().epochs if self.epochs is None else self.epochs
+        if not float(epochs).is_integer() or not 1 <= epochs <= MAX_EPOCHS:
+            raise UserInputError(f"epochs must be a whole number from 1 to {MAX_EPOCHS}, got {epochs}")
+        return int(epochs)
+
+    def _check_params(self, n_images: int) -> tuple[int, int]:
+        recipe = self._recipe()
+        epochs = self.resolved_epochs()
+        batch_size = recipe.batch_size if self.batch_size is None else self.batch_size
+        if not float(batch_size).is_integer() or batch_size < 1:
+            raise UserInputError(f"batch size must be a whole number of at least 1, got {batch_size}")
+        if not 0 <= self.validation_fraction < 0.9:
+            raise UserInputError(f"validation fraction must be in [0, 0.9), got {self.validation_fraction}")
+        if not float(self.latent_dim).is_integer() or self.latent_dim < 1:
+            raise UserInputError(f"latent size must be a whole number of at least 1, got {self.latent_dim}")
+        if n_images < 2:
+            raise UserInputError(f"an autoencoder needs at least 2 images to train, got {n_images}")
+        return epochs, int(min(batch_size, n_images))
+
+    def fit(self, X, y=None, callbacks=None):
+        """Train on images X (N, H, W, C). ``y`` is ignored; ``callbacks`` are Keras callbacks."""
+        import keras
+
+        images = as_images(X)
+        epochs, batch_size = self._check_params(len(images))
+        recipe = self._recipe()
+        keras.utils.set_random_seed(int(self.seed))
+        order = np.random.default_rng(self.seed).permutation(len(images))
+        n_validation = int(round(len(images) * self.validation_fraction))
+        if self.validation_fraction > 0:
+            n_validation = min(max(n_validation, 1), len(images) - 1)
+        train, validation = images[order[n_validation:]], images[order[:n_validation]]
+
+        self.image_shape_ = images.shape[1:]
+        self.encoder_, self.decoder_ = recipe.build(self.image_shape_, int(self.latent_dim))
+        self._assemble()
+        optimizer = keras.optimizers.get({"class_name": recipe.optimizer,
+                                          "config": {"learning_rate": recipe.learning_rate}})
+        self.model_.compile(optimizer=optimizer, loss=recipe.loss)
+        history = self.model_.fit(
+            train, train,
+            validation_data=(validation, validation) if n_validation else None,
+            epochs=epochs,
+            batch_size=min(batch_size, len(train)),
+            shuffle=True,
+            callbacks=list(callbacks or []),
+            verbose=self.verbose,
+        )
+        self.history_ = {key: [float(v) for v in values] for key, values in history.history.items()}
+        return self
+
+    def _assemble(self):
+        import keras
+
+        inputs = keras.Input(shape=self.encoder_.input_shape[1:])
+        outputs = self.decoder_(self.encoder_(inputs))
+        self.model_ = keras.Model(inputs, outputs, name=f"autoencoder_{self.preset}")
+        self.latent_shape_ = tuple(self.encoder_.output_shape[1:])
+        self.n_latent_ = int(np.prod(self.latent_shape_))
+
+    def _check_fitted_input(self, X) -> np.ndarray:
+        if not hasattr(self, "model_"):
+            raise RuntimeError("this ConvAutoencoder is not fitted yet; call fit first")
+        images = as_images(X)
+        if images.shape[1:] != tuple(self.image_shape_):
+            raise UserInputError(
+                f"the model was trained on {tuple(self.image_shape_)} images, got {images.shape[1:]}"
+            )
+        return images
+
+    def transform(self, X) -> np.ndarray:
+        """Encode images (N, H, W, C) to a float32 latent matrix (N, n_latent_)."""
+        images = self._check_fitted_input(X)
+        latent = self.encoder_.predict(images, batch_size=PREDICT_BATCH_SIZE, verbose=0)
+        return latent.reshape(len(images), -1).astype(np.float32)
+
+    def inverse_transform(self, latent) -> np.ndarray:
+        """Decode a latent matrix (N, n_latent_) to float32 images (N, H, W, C) in [0, 1]."""
+        if not hasattr(self, "model_"):
+            raise RuntimeError("this ConvAutoencoder is not fitted yet; call fit first")
+        latent = np.asarray(latent, dtype=np.float32).reshape((-1, *self.latent_shape_))
+        return self.decoder_.predict(latent, batch_size=PREDICT_BATCH_SIZE, verbose=0).astype(np.float32)
+
+    def reconstruct(self, X) -> np.ndarray:
+        """Encode then decode images (N, H, W, C); returns images of the same shape."""
+        images = self._check_fitted_input(X)
+        return self.model_.predict(images, batch_size=PREDICT_BATCH_SIZE, verbose=0).astype(np.float32)
+
+    def reconstruction_error(self, X) -> np.ndarray:
+        """Mean squared pixel error per image, shape (N,), pixel values in [0, 1]."""
+        images = self._check_fitted_input(X)
+        return np.mean((images - self.reconstruct(images)) ** 2, axis=(1, 2, 3))
+
+    def save(self, path) -> Path:
+        """Write the fitted model as one ``.keras`` file."""
+        path = Path(path)
+        self.model_.save(path)
+        return path
+
+    @classmethod
+    def load(cls, path) -> ConvAutoencoder:
+        """Load a model written by :meth:`save`, with Keras' ``safe_mode`` (no code runs)."""
+        import keras
+
+        path = Path(path)
+        try:
+            model = keras.models.load_model(path, compile=False, safe_mode=True)
+            encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
+        except ValueError as error:
+            raise UserInputError(f"'{path.name}' is not a model this tool can load safely ({error})") from error
+        except Exception as error:
+            raise UserInputError(f"'{path.name}' is not a readable .keras model ({type(error).__name__})") from error
+        preset = model.name.removeprefix("autoencoder_")
+        estimator = cls(preset=preset if preset in PRESETS else "default")
+        estimator.encoder_, estimator.decoder_ = encoder, decoder
+        estimator.image_shape_ = tuple(encoder.input_shape[1:])
+        if estimator.preset == "default":
+            estimator.latent_dim = int(np.prod(encoder.output_shape[1:]))
+        estimator.model_ = model
+        estimator.latent_shape_ = tuple(encoder.output_shape[1:])
+        estimator.n_latent_ = int(np.prod(estimator.latent_shape_))
+        estimator.history_ = {}
+        return estimator
