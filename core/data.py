@@ -283,6 +283,10 @@ def load_npz(path: Path, *, max_side: int = MAX_SIDE) -> dict[str, ImageSet]:
 
 
 def _read_npz_arrays(path: Path) -> dict[str, np.ndarray]:
+    with path.open("rb") as file:
+        magic = file.read(6)
+    if not magic.startswith((b"PK", b"\x93NUMPY")):  # np.load would try to unpickle anything else
+        raise UserInputError(f"'{path.name}' is not a readable .npz file: it is corrupt or in another format")
     try:
         loaded = np.load(path, allow_pickle=False)
         if isinstance(loaded, np.ndarray):  # a plain .npy file

@@ -65,7 +65,8 @@ def test_cli_on_an_npz_of_mnist_with_outliers_finds_groups_and_outliers(tmp_path
 @pytest.mark.parametrize("make_args, message", [
     (lambda tmp: ["--data", tmp / "missing.npz"], "no such dataset"),
     (lambda tmp: ["--data", _write(tmp / "corrupt.npz", b"garbage")], "not a readable"),
-    (lambda tmp: ["--data", "digits", "--clusters", "5000"], "cannot make 5000 clusters"),
+    (lambda tmp: ["--data", _write_npz(tmp / "twenty.npz", 20), "--clusters", "50"], "cannot make 50 clusters"),
+    (lambda tmp: ["--data", "digits", "--clusters", "5000"], "from 1 to 100"),
     (lambda tmp: ["--data", "digits", "--epochs", "0"], "epochs"),
     (lambda tmp: ["--data", "digits", "--clusters", "ten"], "invalid int"),
 ])
@@ -76,6 +77,11 @@ def test_cli_bad_input_exits_non_zero_with_one_line(tmp_path, make_args, message
     error_lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1 and message in error_lines[0], done.stderr
     assert not (tmp_path / "out" / "results.csv").exists()
+
+
+def _write_npz(path, n_images: int):
+    np.savez(path, x=load_image_set("digits").images[:n_images])
+    return path
 
 
 def _write(path, data: bytes):
