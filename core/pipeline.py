@@ -49,6 +49,25 @@ class RunConfig:
 
 
 @dataclass
+class Embedding:
+    """What a fitted autoencoder tells about the analysed images, independent of the cluster count.
+
+    Attributes:
+        latent: (N, d) float32 latent matrix.
+        reconstruction_error: (N,) mean squared pixel error (pixels in [0, 1]).
+        anomaly_score: (N,) the default anomaly score, higher = more anomalous.
+        map_xy: (N, 2) float32 2-D map of the latent space.
+        seconds: wall seconds per stage ("encode", "anomaly", "map").
+    """
+
+    latent: np.ndarray
+    reconstruction_error: np.ndarray
+    anomaly_score: np.ndarray
+    map_xy: np.ndarray
+    seconds: dict = field(default_factory=dict)
+
+
+@dataclass
 class RunResult:
     """What one run produced.
 
@@ -57,7 +76,7 @@ class RunResult:
         model: the fitted autoencoder.
         table: one row per analysed image, in input order, with ``RESULT_COLUMNS`` (+ ``label``).
         latent: (N, d) float32 latent matrix of the analysed images.
-        cluster_centers: (k, d) KMeans centres in the latent space.
+        cluster_centers: (k, d) cluster centres in the latent space.
         metrics: history, seconds per stage, threshold, and evaluation scores when known.
     """
 
@@ -67,6 +86,22 @@ class RunResult:
     latent: np.ndarray
     cluster_centers: np.ndarray
     metrics: dict = field(default_factory=dict)
+
+
+class _Stopwatch:
+    """Times named stages into ``seconds`` and reports each start to ``on_stage(name)``."""
+
+    def __init__(self, on_stage: Callable[[str], None] | None = None):
+        self.seconds: dict[str, float] = {}
+        self.on_stage = on_stage
+
+    @contextmanager
+    def stage(self, name: str):
+        if self.on_stage is not None:
+            self.on_stage(name)
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 3)
 
 
 def run_pipeline(
@@ -79,47 +114,71 @@ def run_pipeline(
     """Train, encode, cluster, score and map. Loads the data from the config unless given.
 
     ``callbacks`` are Keras callbacks for training; ``on_stage(name)`` is called as each stage
-    starts ("load", "train", "encode", "cluster", "anomaly", "map").
+    starts ("load", "train", "encode", "anomaly", "map", "cluster").
     """
-    seconds: dict[str, float] = {}
-
-    @contextmanager
-    def stage(name: str):
-        if on_stage is not None:
-            on_stage(name)
-        start = time.perf_counter()
-        yield
-        seconds[name] = round(time.perf_counter() - start, 3)
-
-    with stage("load"):
+    watch = _Stopwatch(on_stage)
+    with watch.stage("load"):
         if analysis_set is None:
             train_set, analysis_set = load_train_and_analysis_sets(config.data, config.train_data)
         train_set = analysis_set if train_set is None else train_set
-        n_clusters = analysis.check_n_clusters(config.clusters, len(analysis_set))
-        analysis.anomaly_threshold(np.zeros(2), config.contamination)  # validate before training
-    with stage("train"):
-        model = ConvAutoencoder(preset=config.preset, epochs=config.epochs, batch_size=config.batch_size,
-                                seed=config.seed)
-        model.fit(train_set, callbacks=callbacks)
-    with stage("encode"):
+        check_settings(config, len(analysis_set))
+    with watch.stage("train"):
+        model = train_model(config, train_set, callbacks=callbacks)
+    embedding = embed(model, analysis_set, config, on_stage=on_stage)
+    watch.seconds.update(embedding.seconds)
+    with watch.stage("cluster"):
+        clusters, centers = assign_clusters(embedding, config.clusters, config.seed)
+    return assemble(config, model, embedding, clusters, centers, analysis_set, train_set, watch.seconds)
+
+
+def check_settings(config: RunConfig, n_images: int) -> None:
+    """Raise UserInputError for settings that cannot work, before any training."""
+    analysis.check_n_clusters(config.clusters, n_images)
+    analysis.anomaly_threshold(np.zeros(2), config.contamination)
+    ConvAutoencoder(preset=config.preset, epochs=config.epochs, batch_size=config.batch_size)._check_params(n_images)
+
+
+def train_model(config: RunConfig, train_set: ImageSet, callbacks=None) -> ConvAutoencoder:
+    """Fit the configured autoencoder on ``train_set``."""
+    model = ConvAutoencoder(preset=config.preset, epochs=config.epochs, batch_size=config.batch_size,
+                            seed=config.seed)
+    return model.fit(train_set, callbacks=callbacks)
+
+
+def embed(model: ConvAutoencoder, analysis_set: ImageSet, config: RunConfig,
+          on_stage: Callable[[str], None] | None = None) -> Embedding:
+    """Encode the analysed images and compute everything that does not depend on the cluster count."""
+    watch = _Stopwatch(on_stage)
+    with watch.stage("encode"):
         latent = model.transform(analysis_set)
         reconstruction_error = model.reconstruction_error(analysis_set)
-    with stage("cluster"):
-        kmeans = analysis.fit_kmeans(latent, n_clusters, seed=config.seed)
-    with stage("anomaly"):
+    with watch.stage("anomaly"):
         anomaly_score = analysis.isolation_forest_scores(latent, seed=config.seed)
-        threshold = analysis.anomaly_threshold(anomaly_score, config.contamination)
-    with stage("map"):
+    with watch.stage("map"):
         map_xy = analysis.map_2d(latent, seed=config.seed)
-    seconds["total"] = round(sum(seconds.values()), 3)
+    return Embedding(latent=latent, reconstruction_error=reconstruction_error, anomaly_score=anomaly_score,
+                     map_xy=map_xy, seconds=watch.seconds)
 
+
+def assign_clusters(embedding: Embedding, n_clusters: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster labels (N,) and centres (k, d) in the latent space."""
+    kmeans = analysis.fit_kmeans(embedding.latent, n_clusters, seed=seed)
+    return kmeans.labels_.astype(int), kmeans.cluster_centers_.astype(np.float32)
+
+
+def assemble(config: RunConfig, model: ConvAutoencoder, embedding: Embedding, clusters: np.ndarray,
+             centers: np.ndarray, analysis_set: ImageSet, train_set: ImageSet,
+             seconds: dict | None = None) -> RunResult:
+    """The results table (``RESULT_COLUMNS`` + ``label``) and metrics of a finished run."""
+    seconds = dict(seconds or {})
+    seconds["total"] = round(sum(v for k, v in seconds.items() if k != "total"), 3)
     table = pd.DataFrame({
         "index": np.arange(len(analysis_set)),
-        "cluster": kmeans.labels_.astype(int),
-        "anomaly_score": anomaly_score,
-        "reconstruction_error": reconstruction_error,
-        "map_x": map_xy[:, 0],
-        "map_y": map_xy[:, 1],
+        "cluster": clusters,
+        "anomaly_score": embedding.anomaly_score,
+        "reconstruction_error": embedding.reconstruction_error,
+        "map_x": embedding.map_xy[:, 0],
+        "map_y": embedding.map_xy[:, 1],
     })
     if analysis_set.labels is not None:
         table["label"] = analysis_set.labels
@@ -131,16 +190,15 @@ def run_pipeline(
             "n_images": len(analysis_set),
             "n_train_images": len(train_set),
             "image_shape": list(analysis_set.image_shape),
-            "fingerprint": analysis_set.fingerprint(),
         },
         "model": {"preset": model.preset, "latent_size": model.n_latent_},
         "history": model.history_,
         "seconds": seconds,
-        "anomaly_threshold": threshold,
+        "anomaly_threshold": analysis.anomaly_threshold(embedding.anomaly_score, config.contamination),
     }
     metrics.update(evaluate(analysis_set, table))
-    return RunResult(config=config, model=model, table=table, latent=latent,
-                     cluster_centers=kmeans.cluster_centers_.astype(np.float32), metrics=metrics)
+    return RunResult(config=config, model=model, table=table, latent=embedding.latent,
+                     cluster_centers=centers, metrics=metrics)
 
 
 def evaluate(image_set: ImageSet, table: pd.DataFrame) -> dict:
