@@ -1,20 +1,21 @@
-"""Minimal entry point: the built-in digits dataset, shown as a grid. The dashboard replaces it."""
+"""Latent explorer: `streamlit run app.py`. Builds the navigation and the shared sidebar, then
+runs the chosen page. Nothing heavy runs here: TensorFlow loads only when a model is needed."""
 
-import numpy as np
 import streamlit as st
 
-from core.data import load_image_set
+from ui import sidebar
 
-st.set_page_config(page_title="Latent explorer", layout="wide")
-st.title("Latent explorer")
+st.set_page_config(page_title="Latent explorer", page_icon=":material/scatter_plot:", layout="wide")
 
-
-@st.cache_data
-def sample_digits(n_images: int = 60):
-    digits = load_image_set("digits")
-    return digits.images[:n_images, ..., 0], digits.labels[:n_images], len(digits), digits.image_shape
-
-
-images, labels, n_total, shape = sample_digits()
-st.write(f"Built-in digits: {n_total} images of {shape[0]}x{shape[1]} pixels, labels 0-9.")
-st.image([np.kron(image, np.ones((6, 6))) for image in images], caption=[str(v) for v in labels], width=48)
+pages = [
+    st.Page("views/data.py", title="Data", icon=":material/image:", default=True),
+    st.Page("views/training.py", title="Training", icon=":material/model_training:"),
+    st.Page("views/latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
+    st.Page("views/clusters.py", title="Clusters", icon=":material/workspaces:"),
+    st.Page("views/anomalies.py", title="Anomalies", icon=":material/warning:"),
+    st.Page("views/export.py", title="Export", icon=":material/download:"),
+]
+navigation = st.navigation(pages)
+if sidebar.render():
+    sidebar.start_run()
+navigation.run()

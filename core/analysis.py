@@ -91,3 +91,32 @@ def anomaly_detection_scores(is_anomaly, scores) -> dict[str, float]:
         "auroc": float(metrics.roc_auc_score(is_anomaly, scores)),
         "average_precision": float(metrics.average_precision_score(is_anomaly, scores)),
     }
+
+
+def k_selection_scores(features: np.ndarray, cluster_counts, seed: int = 0, sample_size: int = 2000) -> list[dict]:
+    """KMeans inertia (elbow) and silhouette for each k in ``cluster_counts``, on (N, d) features.
+
+    Returns one {"k", "inertia", "silhouette"} dict per k. The silhouette is computed on a seeded
+    sample of at most ``sample_size`` images (its cost grows with N squared); inertia on all.
+    """
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(len(features), size=min(sample_size, len(features)), replace=False)
+    rows = []
+    for k in cluster_counts:
+        if not 2 <= k < len(features):
+            continue
+        kmeans = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(features)
+        labels = kmeans.labels_[sample]
+        silhouette = metrics.silhouette_score(features[sample], labels) if len(set(labels)) > 1 else float("nan")
+        rows.append({"k": int(k), "inertia": float(kmeans.inertia_), "silhouette": float(silhouette)})
+    return rows
+
+
+def distance_to_cluster_mean(features: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+    """(N,) Euclidean distance of each row of (N, d) features to the mean of its cluster:
+    small = a typical member, large = an untypical one."""
+    distances = np.empty(len(features), dtype=np.float64)
+    for cluster in np.unique(clusters):
+        members = clusters == cluster
+        distances[members] = np.linalg.norm(features[members] - features[members].mean(axis=0), axis=1)
+    return distances

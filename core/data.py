@@ -87,6 +87,14 @@ class ImageSet:
         """(H, W, C) of one image."""
         return tuple(self.images.shape[1:])
 
+    def label_text(self) -> np.ndarray | None:
+        """(N,) str: each image's label name (or number), or None without labels."""
+        if self.labels is None:
+            return None
+        if self.label_names is None:
+            return self.labels.astype(str)
+        return np.asarray(self.label_names, dtype=str)[self.labels]
+
     def subset(self, index) -> ImageSet:
         """The images at ``index`` (an int array or a boolean mask), in that order."""
         return ImageSet(

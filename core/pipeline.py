@@ -219,14 +219,14 @@ def save_run(result: RunResult, out_dir) -> Path:
     """Write results.csv, metrics.json and model.keras into ``out_dir``, each atomically."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomically(out_dir / "results.csv", lambda path: result.table.to_csv(path, index=False))
-    _write_atomically(out_dir / "metrics.json",
+    write_atomically(out_dir / "results.csv", lambda path: result.table.to_csv(path, index=False))
+    write_atomically(out_dir / "metrics.json",
                       lambda path: Path(path).write_text(json.dumps(result.metrics, indent=2)))
-    _write_atomically(out_dir / "model.keras", result.model.save, suffix=".keras")
+    write_atomically(out_dir / "model.keras", result.model.save, suffix=".keras")
     return out_dir
 
 
-def _write_atomically(target: Path, write: Callable[[str], object], suffix: str = ".tmp") -> None:
+def write_atomically(target: Path, write: Callable[[str], object], suffix: str = ".tmp") -> None:
     """Write with ``write(temporary_path)`` in the target's folder, then rename over the target."""
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=suffix)
     os.close(handle)

@@ -1,0 +1,104 @@
+"""The only place core meets Streamlit: cached wrappers around core functions.
+
+Models and image sets are ``st.cache_resource`` (one shared copy, never mutated); small arrays and
+tables derived from them are ``st.cache_data``. Every cached function is keyed by plain values
+(a data spec, a run key, settings), so changing a view-only control never retrains or re-encodes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import analysis
+from core.data import ImageSet, load_train_and_analysis_sets
+from core.pipeline import RunConfig, RunResult, assemble, assign_clusters
+from core.runs import RunStore
+
+RUNS_DIR_ENV = "LATENT_EXPLORER_RUNS"
+
+
+def runs_dir() -> Path:
+    """The runs folder: $LATENT_EXPLORER_RUNS, else ``runs/`` beside app.py."""
+    return Path(os.environ.get(RUNS_DIR_ENV) or Path(__file__).resolve().parents[1] / "runs")
+
+
+@st.cache_resource
+def run_store(root: str) -> RunStore:
+    """The process-wide store of trained runs in folder ``root``."""
+    return RunStore(root)
+
+
+def store() -> RunStore:
+    return run_store(str(runs_dir()))
+
+
+@dataclass(frozen=True)
+class DataBundle:
+    """The training and analysed images of a data spec, with their fingerprints."""
+
+    train: ImageSet
+    analysis: ImageSet
+    train_fingerprint: str
+    analysis_fingerprint: str
+
+
+@st.cache_resource(show_spinner="Loading images…", max_entries=4)
+def load_data(data_spec: str) -> DataBundle:
+    """Load and fingerprint a data spec once per process. Raises UserInputError for bad input."""
+    train, analysed = load_train_and_analysis_sets(data_spec)
+    analysis_fingerprint = analysed.fingerprint()
+    train_fingerprint = analysis_fingerprint if train is analysed else train.fingerprint()
+    return DataBundle(train, analysed, train_fingerprint, analysis_fingerprint)
+
+
+@st.cache_resource(show_spinner="Loading the trained model…", max_entries=8)
+def trained_run(root: str, key: str):
+    """(model, embedding, record) of a stored run."""
+    return RunStore(root).load(key)
+
+
+@st.cache_resource(show_spinner="Clustering…", max_entries=16)
+def run_result(root: str, key: str, config: RunConfig) -> RunResult:
+    """The full result of a stored run at the config's cluster count and contamination."""
+    model, embedding, _ = trained_run(root, key)
+    bundle = load_data(config.data)
+    clusters, centers = assign_clusters(embedding, config.clusters, config.seed)
+    return assemble(config, model, embedding, clusters, centers, bundle.analysis, bundle.train, embedding.seconds)
+
+
+@st.cache_data(show_spinner="Scoring k from 2 to 15…", max_entries=16)
+def k_selection(root: str, key: str, seed: int) -> pd.DataFrame:
+    """Elbow and silhouette scores over k = 2..15 on a run's latent matrix."""
+    _, embedding, _ = trained_run(root, key)
+    return pd.DataFrame(analysis.k_selection_scores(embedding.latent, range(2, 16), seed=seed))
+
+
+@st.cache_data(max_entries=16)
+def decoded_centroids(root: str, key: str, config: RunConfig) -> np.ndarray:
+    """(k, H, W, C) images: the decoder applied to each cluster's mean latent vector."""
+    result = run_result(root, key, config)
+    clusters = result.table["cluster"].to_numpy()
+    centres = np.stack([result.latent[clusters == c].mean(axis=0) for c in range(config.clusters)])
+    return result.model.inverse_transform(centres)
+
+
+@st.cache_data(max_entries=16)
+def reconstructions(root: str, key: str, data_spec: str, indices: tuple[int, ...]) -> np.ndarray:
+    """(n, H, W, C) reconstructions of the analysed images at ``indices``."""
+    model, _, _ = trained_run(root, key)
+    return model.reconstruct(load_data(data_spec).analysis.images[list(indices)])
+
+
+@st.cache_data(show_spinner="Clustering raw pixels for the baseline…", max_entries=16)
+def raw_pixel_clustering(data_spec: str, n_clusters: int, seed: int) -> dict:
+    """Accuracy, NMI and ARI of KMeans on raw pixels of the analysed images (needs labels)."""
+    analysed = load_data(data_spec).analysis
+    features = analysed.images.reshape(len(analysed), -1)
+    clusters = analysis.fit_kmeans(features, n_clusters, seed=seed).labels_
+    return analysis.clustering_scores(analysed.labels, clusters)

@@ -1,0 +1,249 @@
+"""Runs on disk: one folder per trained model, found again by a hash of its config and data.
+
+A run folder holds ``model.keras``, ``embedding.npz`` (latent matrix, reconstruction error,
+anomaly score and 2-D map of the analysed images) and ``run.json`` (config, history, timings and
+the sha256 of the two other files). Every file is written atomically and ``run.json`` last, so a
+folder without a valid ``run.json``, or whose files do not match their recorded hashes, is treated
+as missing and trained again: it never crashes a reader and never serves wrong results.
+
+The cluster count and contamination are not part of the key: changing them never retrains.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.data import ImageSet
+from core.errors import UserInputError
+from core.model import ConvAutoencoder
+from core.pipeline import Embedding, RunConfig, embed, train_model, write_atomically
+
+KEY_FIELDS = ("data", "train_data", "preset", "epochs", "batch_size", "seed")
+FORMAT_VERSION = 1
+
+
+def run_key(config: RunConfig, train_fingerprint: str, analysis_fingerprint: str) -> str:
+    """A 16-hex-digit id for the trained part of a run: its model settings and both data sets."""
+    fields = {name: getattr(config, name) for name in KEY_FIELDS}
+    fields.pop("data"), fields.pop("train_data")  # the fingerprints identify the data, not its name
+    text = json.dumps([FORMAT_VERSION, fields, train_fingerprint, analysis_fingerprint], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class RunStore:
+    """Trained runs in a folder, each trained once per process even when asked for concurrently.
+
+    Attributes:
+        root: the runs folder.
+        trainings: how many models this store has trained (a counter for tests and the UI).
+    """
+
+    def __init__(self, root):
+        self.root = Path(root)
+        self.trainings = 0
+        self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._locks_guard = threading.Lock()
+        self._jobs: dict[str, TrainingJob] = {}
+
+    def start(self, key: str, config: RunConfig, train_set: ImageSet, analysis_set: ImageSet) -> TrainingJob:
+        """The background job training ``key``: the running or finished one, or a new one.
+
+        A failed job is replaced by a new one; asking twice for one key trains it once.
+        """
+        with self._locks_guard:
+            job = self._jobs.get(key)
+            if job is None or job.progress.stage == "failed":
+                job = self._jobs[key] = TrainingJob(self, key, config, train_set, analysis_set)
+            return job
+
+    def job(self, key: str) -> TrainingJob | None:
+        """The job started for ``key`` in this process, if any."""
+        return self._jobs.get(key)
+
+    def folder(self, key: str) -> Path:
+        return self.root / key
+
+    def has(self, key: str) -> bool:
+        """True when a complete, uncorrupted run is on disk."""
+        return self._read_record(key) is not None
+
+    def record(self, key: str) -> dict:
+        """The run.json content of a stored run (config, history, seconds, data names)."""
+        record = self._read_record(key)
+        if record is None:
+            raise KeyError(key)
+        return record
+
+    def train(self, key: str, config: RunConfig, train_set: ImageSet, analysis_set: ImageSet,
+              callbacks=None, on_stage=None) -> bool:
+        """Train, embed and store the run unless it is stored already. Returns True if it trained.
+
+        Concurrent calls for one key wait for the first; calls for different keys run in parallel.
+        """
+        with self._locks_guard:
+            lock = self._locks[key]
+        with lock:
+            if self.has(key):
+                return False
+            start = time.perf_counter()
+            model = train_model(config, train_set, callbacks=callbacks)
+            train_seconds = round(time.perf_counter() - start, 3)
+            embedding = embed(model, analysis_set, config, on_stage=on_stage)
+            embedding.seconds = {"train": train_seconds, **embedding.seconds}
+            self._save(key, config, model, embedding, train_set, analysis_set)
+            self.trainings += 1
+            return True
+
+    def load(self, key: str) -> tuple[ConvAutoencoder, Embedding, dict]:
+        """(model, embedding, record) of a stored run. Raises KeyError when it is missing or corrupt."""
+        record = self.record(key)
+        folder = self.folder(key)
+        model = ConvAutoencoder.load(folder / "model.keras")
+        model.history_ = record["history"]
+        with np.load(folder / "embedding.npz", allow_pickle=False) as arrays:
+            embedding = Embedding(**{name: arrays[name] for name in arrays.files}, seconds=record["seconds"])
+        return model, embedding, record
+
+    def _save(self, key, config, model, embedding, train_set, analysis_set) -> None:
+        folder = self.folder(key)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomically(folder / "model.keras", model.save, suffix=".keras")
+        arrays = {f.name: getattr(embedding, f.name) for f in dataclasses.fields(embedding) if f.name != "seconds"}
+        write_atomically(folder / "embedding.npz", lambda path: _save_npz(path, arrays), suffix=".npz")
+        record = {
+            "format": FORMAT_VERSION,
+            "key": key,
+            "config": config.to_dict(),
+            "data": {"analysed": analysis_set.name, "trained_on": train_set.name,
+                     "n_images": len(analysis_set), "n_train_images": len(train_set)},
+            "history": model.history_,
+            "seconds": embedding.seconds,
+            "sha256": {name: _sha256(folder / name) for name in ("model.keras", "embedding.npz")},
+        }
+        write_atomically(folder / "run.json", lambda path: Path(path).write_text(json.dumps(record, indent=2)))
+
+    def _read_record(self, key: str) -> dict | None:
+        folder = self.folder(key)
+        try:
+            record = json.loads((folder / "run.json").read_text())
+            if record.get("format") != FORMAT_VERSION or record.get("key") != key:
+                return None
+            for name, digest in record["sha256"].items():
+                if _sha256(folder / name) != digest:
+                    return None
+            return record
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+
+def _save_npz(path, arrays: dict) -> None:
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class Progress:
+    """What a training job has done so far; written by its thread, read by pages.
+
+    ``stage`` is "queued", "train", "encode", "anomaly", "map", "done" or "failed". ``step`` counts
+    gradient steps within the current epoch, of ``steps`` per epoch. ``history`` holds the finished
+    epochs' mean loss and val_loss.
+    """
+
+    epochs: int
+    stage: str = "queued"
+    epoch: int = 0
+    step: int = 0
+    steps: int = 0
+    history: dict = field(default_factory=lambda: {"loss": [], "val_loss": []})
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    error: str | None = None
+
+    @property
+    def fraction(self) -> float:
+        """Share of training done, 0 to 1 (by epochs and steps)."""
+        if self.stage in ("encode", "anomaly", "map", "done"):
+            return 1.0
+        within = self.step / self.steps if self.steps else 0.0
+        return min(1.0, (self.epoch + within) / max(self.epochs, 1))
+
+    def seconds_left(self) -> float | None:
+        """Estimated seconds of training left, from the pace so far; None before the first step."""
+        elapsed = time.monotonic() - self.started
+        if self.fraction <= 0 or self.stage != "train":
+            return None
+        return elapsed * (1 - self.fraction) / self.fraction
+
+
+class TrainingJob:
+    """One run trained in a background thread, so pages stay responsive while it trains."""
+
+    def __init__(self, store: RunStore, key: str, config: RunConfig, train_set: ImageSet, analysis_set: ImageSet):
+        self.key = key
+        self.progress = Progress(epochs=ConvAutoencoder(preset=config.preset, epochs=config.epochs).resolved_epochs())
+        self._thread = threading.Thread(target=self._work, args=(store, config, train_set, analysis_set),
+                                        name=f"train-{key}", daemon=True)
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> Progress:
+        self._thread.join(timeout)
+        return self.progress
+
+    def _work(self, store, config, train_set, analysis_set):
+        progress = self.progress
+        try:
+            progress.stage = "train"
+            store.train(self.key, config, train_set, analysis_set, callbacks=[_progress_callback(progress)],
+                        on_stage=lambda name: setattr(progress, "stage", name))
+            progress.stage = "done"
+        except Exception as error:  # reported on the page as one line; the store keeps earlier runs
+            progress.error = str(error) if isinstance(error, UserInputError) else f"{type(error).__name__}: {error}"
+            progress.stage = "failed"
+        finally:
+            progress.finished = time.monotonic()
+
+
+def _progress_callback(progress: Progress):
+    """A Keras callback that records steps and per-epoch losses into ``progress``."""
+    import keras
+
+    class RecordProgress(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            progress.steps = int(self.params.get("steps") or 0)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            progress.epoch, progress.step = epoch, 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            progress.step = batch + 1
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            for name in ("loss", "val_loss"):
+                if name in logs:
+                    progress.history[name].append(float(logs[name]))
+            progress.epoch, progress.step = epoch + 1, 0
+
+    return RecordProgress()

@@ -1,0 +1,93 @@
+"""Plotly figures: one helper per kind of figure, used by every page that needs it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+HEIGHT = 380
+
+
+def _layout(figure: go.Figure, title: str, height: int = HEIGHT) -> go.Figure:
+    figure.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50, b=10),
+                         legend=dict(orientation="h", y=-0.15))
+    return figure
+
+
+def loss_curves(history: dict) -> go.Figure:
+    """Per-epoch loss and val_loss (mean binary cross-entropy per pixel)."""
+    figure = go.Figure()
+    for name in ("loss", "val_loss"):
+        values = history.get(name) or []
+        figure.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", name=name))
+    figure.update_xaxes(title="epoch", dtick=1 if len(history.get("loss") or []) <= 20 else None)
+    figure.update_yaxes(title="loss per pixel")
+    return _layout(figure, "Training loss")
+
+
+def latent_map(table: pd.DataFrame, color: str, title: str, categorical: bool) -> go.Figure:
+    """The 2-D map as a WebGL scatter coloured by column ``color``; hover names index, cluster, score."""
+    data = table.assign(**{color: table[color].astype(str)}) if categorical else table
+    order = sorted(data[color].unique(), key=lambda v: (len(v), v)) if categorical else None
+    figure = px.scatter(
+        data, x="map_x", y="map_y", color=color, render_mode="webgl",
+        category_orders={color: order} if categorical else None,
+        color_continuous_scale="Viridis", custom_data=["index"],
+        hover_data={"index": True, "cluster": True, "anomaly_score": ":.3f", "map_x": False, "map_y": False},
+    )
+    figure.update_traces(marker=dict(size=5, opacity=0.8))
+    figure.update_layout(dragmode="lasso", xaxis=dict(showticklabels=False, title=""),
+                         yaxis=dict(showticklabels=False, title=""))
+    return _layout(figure, title, height=600)
+
+
+def histogram_with_threshold(values: np.ndarray, threshold: float, title: str, x_title: str) -> go.Figure:
+    """A histogram of scores with a dashed vertical line at the flagging threshold."""
+    figure = go.Figure(go.Histogram(x=values, nbinsx=60, marker_color="#4c78a8"))
+    figure.add_vline(x=threshold, line_dash="dash", line_color="#e45756",
+                     annotation_text="threshold", annotation_position="top right")
+    figure.update_xaxes(title=x_title)
+    figure.update_yaxes(title="images")
+    return _layout(figure, title)
+
+
+def score_scatter(x: np.ndarray, y: np.ndarray, flagged: np.ndarray, x_title: str, y_title: str,
+                  title: str) -> go.Figure:
+    """Two anomaly views against each other; flagged images in red."""
+    frame = pd.DataFrame({x_title: x, y_title: y, "flag": np.where(flagged, "flagged", "normal"),
+                          "index": np.arange(len(x))})
+    figure = px.scatter(frame, x=x_title, y=y_title, color="flag", render_mode="webgl", hover_data=["index"],
+                        color_discrete_map={"flagged": "#e45756", "normal": "#4c78a8"})
+    figure.update_traces(marker=dict(size=4, opacity=0.7))
+    return _layout(figure, title)
+
+
+def bar_counts(names: list[str], counts: list[int], title: str, x_title: str) -> go.Figure:
+    figure = go.Figure(go.Bar(x=[str(n) for n in names], y=counts, marker_color="#4c78a8", text=counts))
+    figure.update_xaxes(title=x_title, type="category")
+    figure.update_yaxes(title="images")
+    return _layout(figure, title)
+
+
+def heatmap(matrix: pd.DataFrame, title: str) -> go.Figure:
+    """Counts with rows and columns named by the frame's index and columns."""
+    figure = px.imshow(matrix, text_auto=True, color_continuous_scale="Blues", aspect="auto")
+    figure.update_xaxes(title=matrix.columns.name, type="category")
+    figure.update_yaxes(title=matrix.index.name, type="category")
+    return _layout(figure, title, height=max(HEIGHT, 28 * len(matrix) + 120))
+
+
+def k_selection(scores: pd.DataFrame, chosen_k: int) -> go.Figure:
+    """Elbow (inertia) and silhouette against k, with the chosen k marked."""
+    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    figure.add_trace(go.Scatter(x=scores["k"], y=scores["inertia"], name="inertia (elbow)", mode="lines+markers"))
+    figure.add_trace(go.Scatter(x=scores["k"], y=scores["silhouette"], name="silhouette", mode="lines+markers"),
+                     secondary_y=True)
+    figure.add_vline(x=chosen_k, line_dash="dot", line_color="gray", annotation_text=f"k = {chosen_k}")
+    figure.update_xaxes(title="k", dtick=1)
+    figure.update_yaxes(title="inertia", secondary_y=False)
+    figure.update_yaxes(title="silhouette", secondary_y=True)
+    return _layout(figure, "Choosing k")

@@ -1,0 +1,74 @@
+"""What every page needs to know: the selected data and settings, and the run they name.
+
+The sidebar stores a :class:`Selection` in the session; pages call :func:`data_or_stop` and
+:func:`result_or_stop`, which show one clear message and stop the page when there is nothing to
+show yet or the input is bad.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from core import cache
+from core.errors import UserInputError
+from core.pipeline import RunConfig, RunResult
+from core.runs import run_key
+
+SELECTION = "selection"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The sidebar's choices. ``config.data`` is None until a source is chosen (e.g. no upload yet)."""
+
+    config: RunConfig
+    source_error: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.config.data is not None and self.source_error is None
+
+
+def selection() -> Selection:
+    return st.session_state[SELECTION]
+
+
+def data_or_stop() -> cache.DataBundle:
+    """The selected images, or one message in the page and a stop."""
+    chosen = selection()
+    if chosen.source_error:
+        st.error(chosen.source_error)
+        st.stop()
+    if chosen.config.data is None:
+        st.info("Choose a dataset in the sidebar: upload a file or enter a path.")
+        st.stop()
+    try:
+        return cache.load_data(chosen.config.data)
+    except UserInputError as error:
+        st.error(str(error))
+        st.stop()
+
+
+def current_key(bundle: cache.DataBundle) -> str:
+    return run_key(selection().config, bundle.train_fingerprint, bundle.analysis_fingerprint)
+
+
+def result_or_stop() -> tuple[cache.DataBundle, str, RunResult]:
+    """(data, run key, result) of the selected run, or a hint to press Run and a stop."""
+    bundle = data_or_stop()
+    key = current_key(bundle)
+    config = selection().config
+    if not cache.store().has(key):
+        job = cache.store().job(key)
+        if job is not None and job.running:
+            st.info("This run is training: follow it on the **Training** page.")
+        else:
+            st.info("No results for these settings yet: press **Run** in the sidebar.")
+        st.stop()
+    try:
+        return bundle, key, cache.run_result(str(cache.runs_dir()), key, config)
+    except UserInputError as error:
+        st.error(str(error))
+        st.stop()

@@ -1,0 +1,32 @@
+"""Data: what the selected images are, before any training."""
+
+import numpy as np
+import streamlit as st
+
+from ui import figures, gallery, state
+
+st.title("Data")
+bundle = state.data_or_stop()
+images = bundle.analysis
+height, width, channels = images.image_shape
+
+columns = st.columns(4)
+columns[0].metric("Images analysed", f"{len(images):,}")
+columns[1].metric("Images for training", f"{len(bundle.train):,}")
+columns[2].metric("Image size", f"{height} × {width}")
+columns[3].metric("Colour", "grey" if channels == 1 else "RGB")
+st.caption(f"Source: {images.name}" + ("" if bundle.train is bundle.analysis else f"; trained on {bundle.train.name}"))
+
+labels = images.label_text()
+if labels is not None:
+    names, counts = np.unique(labels, return_counts=True)
+    st.plotly_chart(figures.bar_counts(list(names), counts.tolist(), "Images per label", "label"),
+                    width="stretch")
+else:
+    st.caption("No labels: everything downstream works without them; labels are only used to evaluate.")
+
+st.subheader("Sample")
+sample_size = st.slider("Images to show", 12, 120, 48, step=12)
+sample = np.sort(np.random.default_rng(0).choice(len(images), size=min(sample_size, len(images)), replace=False))
+captions = [f"{i}" + ("" if labels is None else f" · {labels[i]}") for i in sample]
+gallery.show_images(images.images[sample], captions)

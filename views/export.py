@@ -1,0 +1,22 @@
+"""Export: the results table, the trained model and the run's metrics as files."""
+
+import json
+
+import streamlit as st
+
+from core import cache
+from ui import state
+
+st.title("Export")
+bundle, key, result = state.result_or_stop()
+
+st.download_button("Download results.csv", result.table.to_csv(index=False), "results.csv", "text/csv",
+                   type="primary", icon=":material/table:")
+st.caption("One row per image, in input order: " + ", ".join(result.table.columns)
+           + ". Higher anomaly_score = more anomalous.")
+st.download_button("Download model.keras", (cache.store().folder(key) / "model.keras").read_bytes(), "model.keras",
+                   "application/octet-stream", icon=":material/neurology:")
+st.caption("Load it with `ConvAutoencoder.load('model.keras')` from `core.model`.")
+st.download_button("Download metrics.json", json.dumps(result.metrics, indent=2), "metrics.json", "application/json",
+                   icon=":material/data_object:")
+st.dataframe(result.table.head(20), width="stretch")

@@ -1,0 +1,31 @@
+"""Latent map: every image as a point in a 2-D UMAP map of the latent space; select to look."""
+
+import streamlit as st
+
+from ui import figures, gallery, state
+
+st.title("Latent map")
+bundle, key, result = state.result_or_stop()
+table = result.table
+
+colour_options = {"cluster": "cluster", "anomaly_score": "anomaly score", "reconstruction_error": "reconstruction error"}
+if "label" in table:
+    colour_options = {"label": "true label", **colour_options}
+colour = st.radio("Colour by", list(colour_options), format_func=colour_options.get, horizontal=True, key="map_colour")
+shown = table.assign(label=bundle.analysis.label_text()) if "label" in table else table
+
+figure = figures.latent_map(shown, colour, f"{len(table):,} images, coloured by {colour_options[colour]}",
+                            categorical=colour in ("cluster", "label"))
+event = st.plotly_chart(figure, width="stretch", on_select="rerun", selection_mode=("box", "lasso"),
+                        key="latent_map")
+st.caption("Drag a box or lasso (tools at the top right of the map) to see those images below. Hover for details.")
+
+selected = sorted({int(point["customdata"][0]) for point in event.selection.points if point.get("customdata")})
+st.subheader(f"Selected images: {len(selected):,}")
+limit = 120
+if selected:
+    if len(selected) > limit:
+        st.caption(f"Showing the first {limit}.")
+    rows = table.loc[selected[:limit]]
+    gallery.show_images(bundle.analysis.images[rows["index"]],
+                        [f"{i} · c{c}" for i, c in zip(rows["index"], rows["cluster"])])
