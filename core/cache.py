@@ -23,6 +23,23 @@ from core.runs import RunStore
 RUNS_DIR_ENV = "LATENT_EXPLORER_RUNS"
 
 
+def _keep_keras_state_between_script_runs() -> None:
+    """Stop Streamlit from calling ``keras.backend.clear_session()`` after every script run.
+
+    Streamlit does that for apps that build models inside the script. Ours are built in background
+    training threads, and Keras' clearing resets the layer-name counters and the random-seed state of
+    every thread at once: a rerun during a model build then fails with "The name 'dense' is used
+    2 times in the model" or silently breaks reproducibility.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    if hasattr(script_runner, "_clean_problem_modules"):
+        script_runner._clean_problem_modules = lambda: None
+
+
+_keep_keras_state_between_script_runs()
+
+
 def runs_dir() -> Path:
     """The runs folder: $LATENT_EXPLORER_RUNS, else ``runs/`` beside app.py."""
     return Path(os.environ.get(RUNS_DIR_ENV) or Path(__file__).resolve().parents[1] / "runs")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections import defaultdict
@@ -219,6 +220,8 @@ class TrainingJob:
                         on_stage=lambda name: setattr(progress, "stage", name))
             progress.stage = "done"
         except Exception as error:  # reported on the page as one line; the store keeps earlier runs
+            if not isinstance(error, UserInputError):
+                logging.getLogger(__name__).exception("training run %s failed", self.key)
             progress.error = str(error) if isinstance(error, UserInputError) else f"{type(error).__name__}: {error}"
             progress.stage = "failed"
         finally:

@@ -1,0 +1,56 @@
+"""The real thing: `streamlit run app.py` in headless Chromium, a training on digits, every page.
+
+Screenshots go to a temporary folder; with SAVE_SCREENSHOTS=1 they are also copied to
+docs/screenshots/ (how the README's pictures are made).
+"""
+
+import os
+import shutil
+
+from tests.browser import ROOT, chromium_page, streamlit_server, wait_for_app_idle
+
+PAGES = ["Data", "Training", "Latent map", "Clusters", "Anomalies", "Export"]
+
+
+def screenshot(page, folder, name):
+    path = folder / f"{name.lower().replace(' ', '_')}.png"
+    page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("SAVE_SCREENSHOTS") == "1":
+        target = ROOT / "docs" / "screenshots"
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target / path.name)
+    return path
+
+
+def assert_no_exception(page, where):
+    exceptions = page.locator('[data-testid="stException"]')
+    assert exceptions.count() == 0, f"{where}: {exceptions.first.inner_text()}"
+
+
+def test_train_on_digits_and_visit_every_page(tmp_path):
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with streamlit_server(tmp_path) as url, chromium_page() as page:
+        page.goto(url)
+        wait_for_app_idle(page)
+        page.get_by_role("heading", name="Data").wait_for()
+        assert_no_exception(page, "start")
+
+        epochs = page.get_by_label("Epochs")
+        epochs.fill("5")
+        epochs.press("Enter")
+        wait_for_app_idle(page)
+        page.get_by_role("button", name="Run").click()
+        page.get_by_text("Trained on").wait_for(timeout=300_000)
+        wait_for_app_idle(page)
+
+        for name in PAGES:
+            page.locator('[data-testid="stSidebarNav"]').get_by_text(name, exact=True).click()
+            page.get_by_role("heading", name=name).wait_for(timeout=60_000)
+            wait_for_app_idle(page, timeout_ms=120_000)
+            page.wait_for_timeout(1500)  # let plotly draw
+            assert_no_exception(page, name)
+            assert page.get_by_text("press **Run**").count() == 0
+            assert page.get_by_text("press Run in the sidebar").count() == 0, f"{name} shows no results"
+            screenshot(page, shots, name)
+        assert page.get_by_role("button", name="Download results.csv").count() == 1
