@@ -79,4 +79,6 @@ def wait_for_app_idle(page, timeout_ms: int = 60_000) -> None:
         " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
         timeout=timeout_ms,
     )
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stSpinner\"]').length === 0",
+                           timeout=timeout_ms)
     page.wait_for_timeout(500)

@@ -17,17 +17,23 @@ def to_display(image: np.ndarray, pixels: int = DISPLAY_PIXELS) -> np.ndarray:
     return enlarged[..., 0] if enlarged.shape[-1] == 1 else enlarged
 
 
-def show_images(images: np.ndarray, captions: list[str] | None = None, pixels: int = DISPLAY_PIXELS) -> None:
-    """Show (N, H, W, C) images in a wrapping grid, each ``pixels`` wide, with optional captions."""
+def show_images(images: np.ndarray, captions: list[str] | None = None, columns: int = 10,
+                pixels: int = DISPLAY_PIXELS) -> None:
+    """Show (N, H, W, C) images in a grid of ``columns`` per row, with optional captions."""
     if len(images) == 0:
         st.caption("No images to show.")
         return
-    st.image([to_display(image, pixels) for image in images], caption=captions, width=pixels)
+    for start in range(0, len(images), columns):
+        cells = st.columns(columns)
+        for offset, cell in enumerate(cells[: len(images) - start]):
+            index = start + offset
+            cell.image(to_display(images[index], pixels), caption=None if captions is None else captions[index],
+                       width="stretch")
 
 
-def show_pairs(originals: np.ndarray, reconstructions: np.ndarray, pixels: int = DISPLAY_PIXELS) -> None:
-    """Originals in one row and their reconstructions in the row below."""
-    st.caption("Originals")
-    show_images(originals, pixels=pixels)
-    st.caption("Reconstructions")
-    show_images(reconstructions, pixels=pixels)
+def show_pairs(originals: np.ndarray, reconstructions: np.ndarray, columns: int = 10) -> None:
+    """Each row of originals followed by a row of their reconstructions."""
+    for start in range(0, len(originals), columns):
+        show_images(originals[start:start + columns], ["original"] * len(originals[start:start + columns]), columns)
+        show_images(reconstructions[start:start + columns],
+                    ["reconstructed"] * len(reconstructions[start:start + columns]), columns)

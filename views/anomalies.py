@@ -31,10 +31,9 @@ if known:
 top_n = st.slider("Top images", 10, 200, 40, step=10)
 ranked = table.sort_values(rank_by, ascending=False).head(top_n)
 gallery.show_images(bundle.analysis.images[ranked["index"]],
-                    [f"#{rank} · {i} · {s:.3g}" for rank, (i, s) in enumerate(zip(ranked["index"], ranked[rank_by]), 1)])
-with st.expander("As a table"):
-    st.dataframe(ranked.assign(rank=np.arange(1, len(ranked) + 1)).set_index("rank")
-                 .drop(columns=["map_x", "map_y"]), width="stretch")
+                    [f"#{rank} · {index}" for rank, index in enumerate(ranked["index"], 1)])
+st.dataframe(ranked.assign(rank=np.arange(1, len(ranked) + 1)).set_index("rank").drop(columns=["map_x", "map_y"]),
+             width="stretch", height=260)
 
 left, right = st.columns(2)
 left.plotly_chart(figures.histogram_with_threshold(scores, threshold, f"Distribution of the {views[rank_by]}",

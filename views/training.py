@@ -49,7 +49,7 @@ if seconds:
     st.caption("Seconds per stage: " + ", ".join(f"{name} {value:.1f}" for name, value in seconds.items()))
 
 st.subheader("Originals and reconstructions")
-count = st.slider("Images", 4, 24, 12, step=4)
+count = st.slider("Images", 10, 40, 10, step=10)
 indices = tuple(int(i) for i in np.random.default_rng(1).choice(len(bundle.analysis), size=count, replace=False))
 reconstructed = cache.reconstructions(str(cache.runs_dir()), key, state.selection().config.data, indices)
 gallery.show_pairs(bundle.analysis.images[list(indices)], reconstructed)

@@ -1,0 +1,112 @@
+"""The dashboard under Streamlit's AppTest: every page on digits after a short training, bad
+uploads, and no retraining when only the view changes."""
+
+import subprocess
+import sys
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import cache
+from tests.conftest import ROOT
+
+APP = str(ROOT / "app.py")
+VIEWS = ["views/data.py", "views/training.py", "views/latent_map.py", "views/clusters.py", "views/anomalies.py",
+         "views/export.py"]
+
+
+def new_app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=120)
+
+
+def run_until_trained(app: AppTest) -> AppTest:
+    """Press Run with 3 epochs and wait for the background training to finish."""
+    app.number_input(key="epochs-default").set_value(3).run()
+    app.button[0].click().run()
+    assert not app.exception
+    jobs = list(cache.store()._jobs.values())
+    assert jobs, "pressing Run started no training"
+    for job in jobs:
+        job.wait(timeout=600)
+        assert job.progress.stage == "done", job.progress.error
+    return app.run()
+
+
+@pytest.fixture(scope="module")
+def trained_app(tmp_path_factory):
+    """An app session with one finished run on digits, in a private runs folder."""
+    runs = tmp_path_factory.mktemp("runs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(cache.RUNS_DIR_ENV, str(runs))
+        app = run_until_trained(new_app().run())
+        yield app
+
+
+def test_first_paint_shows_the_builtin_data_without_tensorflow():
+    code = ("import sys; from streamlit.testing.v1 import AppTest; "
+            f"app = AppTest.from_file({APP!r}, default_timeout=60).run(); "
+            "assert not app.exception, app.exception; "
+            "print([m.value for m in app.metric]); "
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics, imported = done.stdout.strip().splitlines()[-2:]
+    assert "'1,797'" in metrics and "'8 × 8'" in metrics
+    assert imported == "False False"
+
+
+def test_every_page_shows_real_content_after_a_run(trained_app):
+    expectations = {  # page -> (least plotly charts, least images)
+        "views/data.py": (1, 12),
+        "views/training.py": (1, 20),
+        "views/latent_map.py": (1, 0),
+        "views/clusters.py": (3, 20),
+        "views/anomalies.py": (2, 10),
+        "views/export.py": (0, 0),
+    }
+    for view, (charts, images) in expectations.items():
+        trained_app.switch_page(view).run()
+        assert not trained_app.exception, f"{view}: {trained_app.exception}"
+        assert not trained_app.error, f"{view}: {[e.value for e in trained_app.error]}"
+        assert len(trained_app.get("plotly_chart")) >= charts, view
+        assert len(trained_app.get("image")) >= images, view
+    clusters = trained_app.switch_page("views/clusters.py").run()
+    accuracy = float(clusters.metric[0].value)
+    assert 0.3 < accuracy <= 1.0  # digits, a briefly trained model, k = 10
+    assert len(trained_app.switch_page("views/export.py").run().get("download_button")) == 3
+
+
+def test_switching_pages_and_view_controls_never_retrain(trained_app):
+    store = cache.store()
+    trainings = store.trainings
+    assert trainings == 1
+    for view in VIEWS:
+        trained_app.switch_page(view).run()
+    trained_app.switch_page("views/latent_map.py").run()
+    trained_app.radio(key="map_colour").set_value("anomaly_score").run()
+    trained_app.switch_page("views/anomalies.py").run()
+    trained_app.radio(key="rank_by").set_value("reconstruction_error").run()
+    trained_app.number_input(key="clusters").set_value(6).run()  # re-clusters, no retraining
+    trained_app.switch_page("views/clusters.py").run()
+    assert not trained_app.exception
+    assert store.trainings == trainings
+
+
+def test_a_bad_upload_gives_one_error_and_the_app_keeps_working(trained_app):
+    store = cache.store()
+    trainings = store.trainings
+    trained_app.switch_page("views/data.py").run()
+    trained_app.selectbox(key="source").set_value("Upload .npz or .zip").run()
+    trained_app.file_uploader(key="upload").upload("broken.npz", b"PK\x03\x04 not really an npz",
+                                                   "application/octet-stream").run()
+    assert not trained_app.exception
+    assert len(trained_app.error) == 1 and "not a readable .npz" in trained_app.error[0].value
+    trained_app.button[0].click().run()  # Run with the bad upload: an error, no training
+    assert not trained_app.exception
+    assert store.trainings == trainings
+
+    trained_app.selectbox(key="source").set_value("Built-in digits (offline)").run()
+    trained_app.number_input(key="clusters").set_value(10).run()
+    trained_app.switch_page("views/clusters.py").run()
+    assert not trained_app.exception and not trained_app.error
+    assert len(trained_app.get("plotly_chart")) >= 3  # the earlier run is still there
