@@ -49,13 +49,139 @@ def anomaly_threshold(scores: np.ndarray, contamination: float) -> float:
     return float(np.quantile(scores, 1.0 - contamination))
 
 
-def map_2d(features: np.ndarray, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1) -> np.ndarray:
-    """A 2-D UMAP embedding (N, 2), float32, of (N, d) features, reproducible for a given seed."""
+def map_2d(features: np.ndarray, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1,
+           knn=None) -> np.ndarray:
+    """A 2-D UMAP embedding (N, 2), float32, of (N, d) features, reproducible for a given seed.
+
+    ``knn`` is an optional (indices, distances) pair from :func:`nearest_neighbors` to reuse."""
     import umap
 
     n_neighbors = max(2, min(n_neighbors, len(features) - 1))
-    reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed)
+    reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed,
+                        precomputed_knn=_precomputed_knn(knn, n_neighbors))
     return reducer.fit_transform(features).astype(np.float32)
+
+
+# --- the default method: clusters in a UMAP manifold, a kNN + reconstruction anomaly score ------
+
+MANIFOLD_NEIGHBORS = 20
+MIN_IMAGES_FOR_MANIFOLD = 50
+
+
+def nearest_neighbors(features: np.ndarray, n_neighbors: int = MANIFOLD_NEIGHBORS) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest neighbours of every row of (N, d) features among the rows, self included
+    (column 0). Returns (indices (N, k) int64, distances (N, k) float32), k = min(n_neighbors, N).
+
+    Computed once and shared by the clustering manifold and the 2-D map (UMAP's precomputed_knn),
+    which also spares UMAP's approximate search and its numba compilation.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    n_neighbors = min(n_neighbors, len(features))
+    distances, indices = NearestNeighbors(n_neighbors=n_neighbors).fit(features).kneighbors(features)
+    return indices.astype(np.int64), distances.astype(np.float32)
+
+
+def _precomputed_knn(knn, n_neighbors: int):
+    if knn is None:
+        return (None, None, None)
+    indices, distances = knn
+    if indices.shape[1] < n_neighbors:
+        return (None, None, None)
+    return indices[:, :n_neighbors], distances[:, :n_neighbors], None
+
+
+def cluster_manifold(features: np.ndarray, seed: int = 0, n_components: int = 10,
+                     n_neighbors: int = MANIFOLD_NEIGHBORS, knn=None) -> np.ndarray:
+    """The N2D manifold (N, m) float32 of (N, d) features to cluster in: UMAP with ``n_components``
+    (about the number of clusters), ``n_neighbors`` 20 and ``min_dist`` 0, 200 epochs, seeded.
+
+    ``knn`` is an optional (indices, distances) pair from :func:`nearest_neighbors`. Below
+    ``MIN_IMAGES_FOR_MANIFOLD`` images it returns an (N, 0) array: cluster the features instead.
+    """
+    import umap
+
+    if len(features) < MIN_IMAGES_FOR_MANIFOLD:
+        return np.zeros((len(features), 0), dtype=np.float32)
+    n_neighbors = max(2, min(n_neighbors, len(features) - 1))
+    n_components = int(min(n_components, len(features) - 2))
+    reducer = umap.UMAP(n_components=n_components, n_neighbors=n_neighbors, min_dist=0.0, n_epochs=200,
+                        random_state=seed, precomputed_knn=_precomputed_knn(knn, n_neighbors))
+    return reducer.fit_transform(features).astype(np.float32)
+
+
+def mixture_clusters(manifold: np.ndarray, n_clusters: int, seed: int = 0) -> np.ndarray:
+    """Clusters (N,) int from a full-covariance Gaussian mixture of ``n_clusters`` components fitted
+    to an (N, m) manifold (the last step of N2D)."""
+    from sklearn.mixture import GaussianMixture
+
+    n_clusters = check_n_clusters(n_clusters, len(manifold))
+    mixture = GaussianMixture(n_components=n_clusters, covariance_type="full", random_state=seed)
+    return mixture.fit_predict(manifold).astype(int)
+
+
+def cluster_means(features: np.ndarray, clusters: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Mean feature vector (k, d) of each cluster 0..k-1 (zeros for a cluster with no members)."""
+    centers = np.zeros((n_clusters, features.shape[1]), dtype=np.float32)
+    for cluster in range(n_clusters):
+        members = clusters == cluster
+        if members.any():
+            centers[cluster] = features[members].mean(axis=0)
+    return centers
+
+
+def knn_distance_scores(features: np.ndarray, reference: np.ndarray | None = None, n_neighbors: int = 10,
+                        same_set: bool = False) -> np.ndarray:
+    """Mean distance (N,) from each row of features to its ``n_neighbors`` nearest reference rows;
+    higher = more anomalous. ``same_set``: features are the reference, so each row's own match
+    is skipped. ``reference`` None means the features themselves."""
+    from sklearn.neighbors import NearestNeighbors
+
+    if reference is None:
+        reference, same_set = features, True
+    n_neighbors = max(1, min(n_neighbors, len(reference) - int(same_set)))
+    search = NearestNeighbors(n_neighbors=n_neighbors + int(same_set)).fit(reference)
+    distances, _ = search.kneighbors(features)
+    return distances[:, int(same_set):].mean(axis=1)
+
+
+def robust_standardize(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """(scores - median(reference)) / IQR(reference): scores in units of the reference's spread."""
+    low, median, high = np.quantile(reference, [0.25, 0.5, 0.75])
+    return (scores - median) / max(high - low, 1e-12)
+
+
+def cross_entropy_error(images: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
+    """Mean binary cross-entropy per image (N,) in nats per pixel, of reconstructions against
+    images (both (N, ...) in [0, 1]): the autoencoder's own training loss, image by image."""
+    images = images.reshape(len(images), -1)
+    reconstructions = np.clip(reconstructions.reshape(len(images), -1), 1e-7, 1 - 1e-7)
+    return -np.mean(images * np.log(reconstructions) + (1 - images) * np.log1p(-reconstructions), axis=1)
+
+
+def _unit_rows(features: np.ndarray) -> np.ndarray:
+    return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+
+
+def combined_anomaly_scores(latent: np.ndarray, cross_entropy: np.ndarray, train_latent: np.ndarray,
+                            train_cross_entropy: np.ndarray, same_set: bool, n_neighbors: int = 50,
+                            seed: int = 0, n_reference: int = 2000) -> np.ndarray:
+    """The default anomaly score (N,), higher = more anomalous: the sum of two robust z-scores,
+    (1) the mean cosine distance in the latent space (Euclidean between unit-length latent vectors)
+    to the ``n_neighbors`` nearest training images and (2) the reconstruction cross-entropy
+    (:func:`cross_entropy_error`), each standardized by its spread over a seeded sample of at most
+    ``n_reference`` training images. Scoring against the training images makes it work both when
+    the model trained on the analysed images (``same_set``) and when it trained on a clean set.
+    """
+    latent, train_latent = _unit_rows(latent), _unit_rows(train_latent)
+    knn_distance = knn_distance_scores(latent, train_latent, n_neighbors, same_set=same_set)
+    sample = np.random.default_rng(seed).permutation(len(train_latent))[:n_reference]
+    if same_set:
+        reference_distance = knn_distance[sample]
+    else:
+        reference_distance = knn_distance_scores(train_latent[sample], train_latent, n_neighbors, same_set=True)
+    return (robust_standardize(knn_distance, reference_distance)
+            + robust_standardize(cross_entropy, train_cross_entropy[sample]))
 
 
 # --- evaluation (labels are used only here, never to train) -----------------------------------

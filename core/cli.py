@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--clusters", type=int, default=10, metavar="K", help="number of KMeans clusters")
     run.add_argument("--contamination", type=float, default=0.01,
                      help="expected share of anomalies; sets the flagging threshold (default 0.01)")
+    run.add_argument("--method", choices=["default", "seed"],
+                     help="analysis of the latent: default (UMAP-manifold clusters, kNN + reconstruction anomaly "
+                          "score) or seed (KMeans, IsolationForest); default: seed for the seed preset, else default")
     run.add_argument("--seed", type=int, default=0, help="seed for every random step")
     run.add_argument("--out", required=True, metavar="DIR", help="folder for results.csv, metrics.json, model.keras")
     run.add_argument("--traceback", action="store_true", help="show the full traceback of unexpected errors")
@@ -62,7 +65,7 @@ def _run(args) -> int:
 
     config = RunConfig(data=args.data, train_data=args.train_data, preset=args.preset, epochs=args.epochs,
                        batch_size=args.batch_size, clusters=args.clusters,
-                       contamination=args.contamination, seed=args.seed)
+                       contamination=args.contamination, seed=args.seed, method=args.method)
     result = run_pipeline(config, on_stage=lambda name: print(f"... {name}", file=sys.stderr, flush=True))
     out_dir = save_run(result, args.out)
     print(format_summary(result.metrics))

@@ -22,6 +22,7 @@ import pandas as pd
 
 from core import analysis
 from core.data import ImageSet, load_train_and_analysis_sets
+from core.errors import UserInputError
 from core.model import ConvAutoencoder
 
 RESULT_COLUMNS = ["index", "cluster", "anomaly_score", "reconstruction_error", "map_x", "map_y"]
@@ -32,7 +33,9 @@ class RunConfig:
     """Everything that decides a run's results. Same config and data, same results.
 
     ``epochs`` and ``batch_size`` of None take the preset's values. ``contamination`` is the
-    expected share of anomalies; it sets the flagging threshold, not the scores.
+    expected share of anomalies; it sets the flagging threshold, not the scores. ``method`` picks
+    the analysis of the latent (see ``METHODS``); None follows the preset (the ``seed`` preset gets
+    the seed's own method, every other preset the default one).
     """
 
     data: str = "digits"
@@ -43,9 +46,25 @@ class RunConfig:
     clusters: int = 10
     contamination: float = 0.01
     seed: int = 0
+    method: str | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def resolved_method(self) -> str:
+        """"default" or "seed": the analysis this run uses."""
+        method = self.method or ("seed" if self.preset == "seed" else "default")
+        if method not in METHODS:
+            raise UserInputError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
+        return method
+
+
+METHODS = {
+    "default": "clusters: Gaussian mixture in a 10-D UMAP manifold of the latent (N2D); anomaly score: "
+               "cosine distance to the 50 nearest training images in the latent space plus reconstruction "
+               "cross-entropy, as robust z-scores against the training images",
+    "seed": "clusters: KMeans on the latent; anomaly score: IsolationForest on the latent",
+}
 
 
 @dataclass
@@ -57,6 +76,8 @@ class Embedding:
         reconstruction_error: (N,) mean squared pixel error (pixels in [0, 1]).
         anomaly_score: (N,) the default anomaly score, higher = more anomalous.
         map_xy: (N, 2) float32 2-D map of the latent space.
+        manifold: (N, m) float32 UMAP manifold the default method clusters in; (N, 0) when the
+            clusters come from KMeans on the latent (the seed method).
         seconds: wall seconds per stage ("encode", "anomaly", "map").
     """
 
@@ -65,6 +86,7 @@ class Embedding:
     anomaly_score: np.ndarray
     map_xy: np.ndarray
     seconds: dict = field(default_factory=dict)
+    manifold: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
 
 
 @dataclass
@@ -124,7 +146,7 @@ def run_pipeline(
         check_settings(config, len(analysis_set))
     with watch.stage("train"):
         model = train_model(config, train_set, callbacks=callbacks)
-    embedding = embed(model, analysis_set, config, on_stage=on_stage)
+    embedding = embed(model, analysis_set, config, on_stage=on_stage, train_set=train_set)
     watch.seconds.update(embedding.seconds)
     with watch.stage("cluster"):
         clusters, centers = assign_clusters(embedding, config.clusters, config.seed)
@@ -134,6 +156,7 @@ def run_pipeline(
 def check_settings(config: RunConfig, n_images: int) -> None:
     """Raise UserInputError for settings that cannot work, before any training."""
     analysis.check_n_clusters(config.clusters, n_images)
+    config.resolved_method()
     analysis.anomaly_threshold(np.zeros(2), config.contamination)
     ConvAutoencoder(preset=config.preset, epochs=config.epochs, batch_size=config.batch_size)._check_params(n_images)
 
@@ -146,24 +169,51 @@ def train_model(config: RunConfig, train_set: ImageSet, callbacks=None) -> ConvA
 
 
 def embed(model: ConvAutoencoder, analysis_set: ImageSet, config: RunConfig,
-          on_stage: Callable[[str], None] | None = None) -> Embedding:
-    """Encode the analysed images and compute everything that does not depend on the cluster count."""
+          on_stage: Callable[[str], None] | None = None, train_set: ImageSet | None = None) -> Embedding:
+    """Encode the analysed images and compute everything that does not depend on the cluster count.
+
+    ``train_set`` is what the model trained on (None: the analysed images); the default method's
+    anomaly score measures the analysed images against it.
+    """
+    method = config.resolved_method()
+    same_set = train_set is None or train_set is analysis_set
     watch = _Stopwatch(on_stage)
     with watch.stage("encode"):
         latent = model.transform(analysis_set)
-        reconstruction_error = model.reconstruction_error(analysis_set)
+        reconstruction = model.reconstruct(analysis_set)
+        reconstruction_error = np.mean((analysis_set.images - reconstruction) ** 2, axis=(1, 2, 3))
+        if method == "default":
+            cross_entropy = analysis.cross_entropy_error(analysis_set.images, reconstruction)
+            train_latent, train_cross_entropy = latent, cross_entropy
+            if not same_set:
+                train_latent = model.transform(train_set)
+                train_cross_entropy = analysis.cross_entropy_error(train_set.images, model.reconstruct(train_set))
+        del reconstruction
     with watch.stage("anomaly"):
-        anomaly_score = analysis.isolation_forest_scores(latent, seed=config.seed)
+        if method == "seed":
+            anomaly_score = analysis.isolation_forest_scores(latent, seed=config.seed)
+        else:
+            anomaly_score = analysis.combined_anomaly_scores(latent, cross_entropy, train_latent, train_cross_entropy,
+                                                             same_set=same_set, seed=config.seed)
     with watch.stage("map"):
-        map_xy = analysis.map_2d(latent, seed=config.seed)
+        knn = analysis.nearest_neighbors(latent) if method == "default" else None
+        map_xy = analysis.map_2d(latent, seed=config.seed, knn=knn)
+    manifold = np.zeros((len(latent), 0), dtype=np.float32)
+    if method == "default":
+        with watch.stage("manifold"):
+            manifold = analysis.cluster_manifold(latent, seed=config.seed, knn=knn)
     return Embedding(latent=latent, reconstruction_error=reconstruction_error, anomaly_score=anomaly_score,
-                     map_xy=map_xy, seconds=watch.seconds)
+                     map_xy=map_xy, seconds=watch.seconds, manifold=manifold)
 
 
 def assign_clusters(embedding: Embedding, n_clusters: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster labels (N,) and centres (k, d) in the latent space."""
-    kmeans = analysis.fit_kmeans(embedding.latent, n_clusters, seed=seed)
-    return kmeans.labels_.astype(int), kmeans.cluster_centers_.astype(np.float32)
+    """Cluster labels (N,) and centres (k, d) in the latent space: a Gaussian mixture in the
+    embedding's UMAP manifold when it has one (the default method), else KMeans on the latent."""
+    if embedding.manifold.size == 0:
+        kmeans = analysis.fit_kmeans(embedding.latent, n_clusters, seed=seed)
+        return kmeans.labels_.astype(int), kmeans.cluster_centers_.astype(np.float32)
+    clusters = analysis.mixture_clusters(embedding.manifold, n_clusters, seed=seed)
+    return clusters, analysis.cluster_means(embedding.latent, clusters, n_clusters)
 
 
 def assemble(config: RunConfig, model: ConvAutoencoder, embedding: Embedding, clusters: np.ndarray,
@@ -191,7 +241,7 @@ def assemble(config: RunConfig, model: ConvAutoencoder, embedding: Embedding, cl
             "n_train_images": len(train_set),
             "image_shape": list(analysis_set.image_shape),
         },
-        "model": {"preset": model.preset, "latent_size": model.n_latent_},
+        "model": {"preset": model.preset, "latent_size": model.n_latent_, "method": config.resolved_method()},
         "history": model.history_,
         "seconds": seconds,
         "anomaly_threshold": analysis.anomaly_threshold(embedding.anomaly_score, config.contamination),
@@ -209,7 +259,7 @@ def evaluate(image_set: ImageSet, table: pd.DataFrame) -> dict:
     flags = image_set.anomaly_flags
     if flags is not None and flags.any() and not flags.all():
         scores["anomaly"] = {
-            "isolation_forest": analysis.anomaly_detection_scores(flags, table["anomaly_score"]),
+            "anomaly_score": analysis.anomaly_detection_scores(flags, table["anomaly_score"]),
             "reconstruction_error": analysis.anomaly_detection_scores(flags, table["reconstruction_error"]),
         }
     return scores
