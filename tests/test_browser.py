@@ -9,7 +9,14 @@ import shutil
 
 from tests.browser import ROOT, chromium_page, streamlit_server, wait_for_app_idle
 
-PAGES = ["Data", "Training", "Latent map", "Clusters", "Anomalies", "Export"]
+PAGES = {  # page -> (text shown once the page is complete, plotly charts on it)
+    "Data": ("Sample", 1),
+    "Training": ("Originals and reconstructions", 1),
+    "Latent map": ("Selected images", 1),
+    "Clusters": ("Clusters against true labels", 3),
+    "Anomalies": ("Contamination", 2),
+    "Export": ("Download results.csv", 0),
+}
 
 
 def screenshot(page, folder, name):
@@ -30,10 +37,10 @@ def assert_no_exception(page, where):
 def test_train_on_digits_and_visit_every_page(tmp_path):
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    with streamlit_server(tmp_path) as url, chromium_page() as page:
+    with streamlit_server(tmp_path) as url, chromium_page(height=1700) as page:
         page.goto(url)
         wait_for_app_idle(page)
-        page.get_by_role("heading", name="Data").wait_for()
+        page.get_by_role("heading", name="Data", exact=True).wait_for()
         assert_no_exception(page, "start")
 
         epochs = page.get_by_label("Epochs")
@@ -44,11 +51,14 @@ def test_train_on_digits_and_visit_every_page(tmp_path):
         page.get_by_text("Trained on").wait_for(timeout=300_000)
         wait_for_app_idle(page)
 
-        for name in PAGES:
+        for name, (last_text, charts) in PAGES.items():
             page.locator('[data-testid="stSidebarNav"]').get_by_text(name, exact=True).click()
-            page.get_by_role("heading", name=name).wait_for(timeout=60_000)
+            page.get_by_role("heading", name=name, exact=True).wait_for(timeout=60_000)
+            page.get_by_text(last_text).first.wait_for(timeout=120_000)
+            page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length >= {charts}",
+                                   timeout=60_000)
             wait_for_app_idle(page, timeout_ms=120_000)
-            page.wait_for_timeout(1500)  # let plotly draw
+            page.wait_for_timeout(1500)  # let plotly finish drawing
             assert_no_exception(page, name)
             assert page.get_by_text("press **Run**").count() == 0
             assert page.get_by_text("press Run in the sidebar").count() == 0, f"{name} shows no results"

@@ -11,7 +11,7 @@ bundle, key, result = state.result_or_stop()
 config = state.selection().config
 table = result.table
 
-views = {"anomaly_score": "anomaly score (IsolationForest on the latent)",
+views = {"anomaly_score": "anomaly score",
          "reconstruction_error": "reconstruction error"}
 rank_by = st.radio("Rank by", list(views), format_func=views.get, horizontal=True, key="rank_by")
 scores = table[rank_by].to_numpy()
