@@ -91,9 +91,11 @@ def run_result(root: str, key: str, config: RunConfig) -> RunResult:
 
 @st.cache_data(show_spinner="Scoring k from 2 to 15…", max_entries=16)
 def k_selection(root: str, key: str, seed: int) -> pd.DataFrame:
-    """Elbow and silhouette scores over k = 2..15 on a run's latent matrix."""
+    """Elbow and silhouette scores over k = 2..15, in the space the run clusters in (its UMAP
+    manifold for the default method, else the latent matrix)."""
     _, embedding, _ = trained_run(root, key)
-    return pd.DataFrame(analysis.k_selection_scores(embedding.latent, range(2, 16), seed=seed))
+    features = embedding.manifold if embedding.manifold.size else embedding.latent
+    return pd.DataFrame(analysis.k_selection_scores(features, range(2, 16), seed=seed))
 
 
 @st.cache_data(max_entries=16)

@@ -28,7 +28,7 @@ from core.errors import UserInputError
 from core.model import ConvAutoencoder
 from core.pipeline import Embedding, RunConfig, embed, train_model, write_atomically
 
-KEY_FIELDS = ("data", "train_data", "preset", "epochs", "batch_size", "seed")
+KEY_FIELDS = ("data", "train_data", "preset", "epochs", "batch_size", "seed", "method")
 FORMAT_VERSION = 1
 
 
@@ -98,7 +98,7 @@ class RunStore:
             start = time.perf_counter()
             model = train_model(config, train_set, callbacks=callbacks)
             train_seconds = round(time.perf_counter() - start, 3)
-            embedding = embed(model, analysis_set, config, on_stage=on_stage)
+            embedding = embed(model, analysis_set, config, on_stage=on_stage, train_set=train_set)
             embedding.seconds = {"train": train_seconds, **embedding.seconds}
             self._save(key, config, model, embedding, train_set, analysis_set)
             self.trainings += 1

@@ -12,7 +12,7 @@ from core import cache
 from core.analysis import MAX_CLUSTERS
 from core.errors import UserInputError
 from core.model import MAX_EPOCHS, PRESETS
-from core.pipeline import RunConfig, check_settings, write_atomically
+from core.pipeline import METHODS, RunConfig, check_settings, write_atomically
 from ui.state import SELECTION, Selection, current_key
 
 BUILT_IN = {
@@ -43,6 +43,9 @@ def render() -> bool:
                             options=sorted(PRESETS, key=lambda name: name != "default"),
                             help="; ".join(f"**{p.name}**: {p.description}" for p in PRESETS.values()))
         recipe = PRESETS[preset]
+        method = remembered(st.selectbox, "Analysis", f"method-{preset}", "seed" if preset == "seed" else "default",
+                            options=list(METHODS), format_func=lambda name: f"{name} method",
+                            help="; ".join(f"**{name}**: {text}" for name, text in METHODS.items()))
         epochs = remembered(st.number_input, "Epochs", f"epochs-{preset}", recipe.epochs,
                             min_value=1, max_value=MAX_EPOCHS)
         batch_size = remembered(st.number_input, "Batch size", f"batch-{preset}", recipe.batch_size,
@@ -54,7 +57,8 @@ def render() -> bool:
                                    help="Expected share of anomalies: sets the flagging threshold.")
         seed = remembered(st.number_input, "Seed", "seed", 0, min_value=0, max_value=2**31 - 1)
         config = RunConfig(data=data_spec, preset=preset, epochs=int(epochs), batch_size=int(batch_size),
-                           clusters=int(clusters), contamination=float(contamination), seed=int(seed))
+                           clusters=int(clusters), contamination=float(contamination), seed=int(seed),
+                           method=method)
         st.session_state[SELECTION] = Selection(config=config, source_error=source_error)
         return st.button("Run", type="primary", width="stretch", disabled=data_spec is None)
 
