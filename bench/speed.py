@@ -1,0 +1,165 @@
+"""Speed benchmark (issue 5): the seed tutorial's plain Keras loop against our pipeline, per stage.
+
+    python bench/speed.py            # full: train on 60,000 MNIST images, analyse 10,000
+    python bench/speed.py --quick    # smoke: 12,000 training images, 2,000 analysed
+
+Each workload runs in its own subprocess, so peak resident memory (ru_maxrss) and UMAP's one-time
+numba compilation are measured per workload, as a user's fresh process would see them. Printed:
+seconds and images per second per stage, the ratio of each stage's images per second to the
+baseline's, final val_loss, and peak memory. Times are wall-clock on whatever machine runs this;
+compare ratios measured in the same run, never absolute numbers across machines.
+
+Workloads:
+- baseline: the 2018 tutorial ported to Keras 3 as written: a Sequential model, ``fit`` at batch 32
+  for 3 epochs (Adadelta, learning rate 1.0), then encode, KMeans (k=10) and a UMAP map.
+- seed: our pipeline with the ``seed`` preset and the seed method (same network and recipe).
+- default: our pipeline with default settings (the quality issue's configuration).
+- digits: our default pipeline on the built-in digits (train and analyse 1,797 images).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT))
+
+
+def sizes(quick: bool) -> tuple[int, int]:
+    return (12_000, 2_000) if quick else (60_000, 10_000)
+
+
+def mnist(quick: bool):
+    from core.data import load_image_set
+
+    n_train, n_test = sizes(quick)
+    train = load_image_set(DATA / "mnist_train.npz").subset(slice(0, n_train))
+    test = load_image_set(DATA / "mnist_test.npz").subset(slice(0, n_test))
+    return train, test
+
+
+def baseline(quick: bool) -> dict:
+    """The tutorial's loop as written, timed per stage."""
+    seconds = {}
+    start = time.perf_counter()
+    import keras
+    from keras import layers
+    seconds["import"] = time.perf_counter() - start
+    train, test = mnist(quick)
+
+    from core import analysis
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        layers.Conv2D(16, 3, activation="relu", padding="same"), layers.MaxPooling2D(2, padding="same"),
+        layers.Conv2D(2, 3, activation="relu", padding="same"), layers.MaxPooling2D(2, padding="same", name="latent"),
+        layers.Conv2D(2, 3, activation="relu", padding="same"), layers.UpSampling2D(2),
+        layers.Conv2D(16, 3, activation="relu", padding="same"), layers.UpSampling2D(2),
+        layers.Conv2D(1, 3, activation="sigmoid", padding="same"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adadelta(learning_rate=1.0), loss="binary_crossentropy")
+    start = time.perf_counter()
+    history = model.fit(train.images, train.images, epochs=3, batch_size=32, shuffle=True,
+                        validation_data=(test.images, test.images), verbose=0)
+    seconds["train"] = time.perf_counter() - start
+    start = time.perf_counter()
+    encoder = keras.Model(model.inputs, model.get_layer("latent").output)
+    latent = encoder.predict(test.images, verbose=0).reshape(len(test), -1)
+    seconds["encode"] = time.perf_counter() - start
+    start = time.perf_counter()
+    analysis.fit_kmeans(latent, 10, seed=0)
+    seconds["cluster"] = time.perf_counter() - start
+    start = time.perf_counter()
+    analysis.map_2d(latent, seed=0)
+    seconds["map"] = time.perf_counter() - start
+    return {"seconds": seconds, "val_loss": history.history["val_loss"][-1],
+            "n_train": len(train), "n_analysed": len(test), "train_images_seen": 3 * len(train)}
+
+
+def ours(quick: bool, preset: str) -> dict:
+    """Our pipeline end to end (what the app computes for its pages)."""
+    start = time.perf_counter()
+    from core.pipeline import RunConfig, run_pipeline
+    import_seconds = time.perf_counter() - start
+    if preset == "digits":
+        config = RunConfig(data="digits")
+        result = run_pipeline(config)
+        n_train = n_analysed = 1797
+    else:
+        train, test = mnist(quick)
+        config = RunConfig(data=str(DATA / "mnist_test.npz"), train_data=str(DATA / "mnist_train.npz"), preset=preset)
+        result = run_pipeline(config, train_set=train, analysis_set=test)
+        n_train, n_analysed = len(train), len(test)
+    seconds = {"import": import_seconds, **result.metrics["seconds"]}
+    seconds.pop("total", None)
+    history = result.metrics["history"]
+    fitted = n_train - round(n_train * result.model.validation_fraction)
+    return {"seconds": seconds, "val_loss": (history.get("val_loss") or [float("nan")])[-1],
+            "n_train": n_train, "n_analysed": n_analysed, "train_images_seen": fitted * len(history["loss"])}
+
+
+def worker(name: str, quick: bool) -> None:
+    result = baseline(quick) if name == "baseline" else ours(quick, name)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT " + json.dumps(result))
+
+
+def run_worker(name: str, quick: bool) -> dict:
+    command = [sys.executable, __file__, "--worker", name] + (["--quick"] if quick else [])
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - start
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{name} failed:\n{done.stderr[-3000:]}")
+    result = json.loads(lines[-1][len("RESULT "):])
+    result["wall"] = wall
+    return result
+
+
+def print_table(results: dict) -> None:
+    """One markdown table: seconds and images/s per stage, ratio of images/s to the baseline."""
+    base = results.get("baseline")
+    print("| workload | stage | seconds | images/s | images/s vs baseline |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, result in results.items():
+        for stage, value in result["seconds"].items():
+            images = result["train_images_seen"] if stage == "train" else result["n_analysed"]
+            per_second = images / value if stage != "import" and value > 0 else None
+            ratio = ""
+            if per_second and base and name != "baseline" and stage in base["seconds"]:
+                base_images = base["train_images_seen"] if stage == "train" else base["n_analysed"]
+                ratio = f"{per_second / (base_images / base['seconds'][stage]):.2f}x"
+            print(f"| {name} | {stage} | {value:.1f} | {'' if per_second is None else f'{per_second:,.0f}'} | {ratio} |")
+        print(f"| {name} | **whole process** | **{result['wall']:.1f}** | | val_loss {result['val_loss']:.4f}, "
+              f"peak RSS {result['peak_rss_mb']:,.0f} MB |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--only", nargs="*", default=["baseline", "seed", "default", "digits"])
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.quick)
+        return
+    n_train, n_test = sizes(args.quick)
+    print(f"# speed: train on {n_train:,} MNIST images, analyse {n_test:,}; digits: 1,797 images\n")
+    results = {}
+    for name in args.only:
+        results[name] = run_worker(name, args.quick)
+        print(f"{name}: {results[name]['wall']:.1f} s", file=sys.stderr, flush=True)
+    print_table(results)
+
+
+if __name__ == "__main__":
+    main()
