@@ -27,8 +27,10 @@ from __future__ import annotations
 import collections
 import hashlib
 import io
+import math
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -290,11 +292,12 @@ def load_npz(path: Path, *, max_side: int = MAX_SIDE) -> dict[str, ImageSet]:
     return splits
 
 
-def _read_npz_arrays(path: Path) -> dict[str, np.ndarray]:
+def _read_npz_arrays(path: Path, max_bytes: int = MAX_DECOMPRESSED_BYTES) -> dict[str, np.ndarray]:
     with path.open("rb") as file:
         magic = file.read(6)
     if not magic.startswith((b"PK", b"\x93NUMPY")):  # np.load would try to unpickle anything else
         raise UserInputError(f"'{path.name}' is not a readable .npz file: it is corrupt or in another format")
+    _check_npz_contents(path, max_bytes, is_zip=magic.startswith(b"PK"))
     try:
         loaded = np.load(path, allow_pickle=False)
         if isinstance(loaded, np.ndarray):  # a plain .npy file
@@ -307,8 +310,56 @@ def _read_npz_arrays(path: Path) -> dict[str, np.ndarray]:
                 f"'{path.name}' holds a pickled object array, refused for safety; save plain numeric arrays"
             ) from error
         raise UserInputError(f"'{path.name}' is not a readable .npz file ({error})") from error
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, zlib.error) as error:
         raise UserInputError(f"'{path.name}' is not a readable .npz file: it is corrupt or truncated") from error
+
+
+def _check_npz_contents(path: Path, max_bytes: int, is_zip: bool) -> None:
+    """Before ``np.load`` reads anything: refuse object (pickled) arrays, and files whose arrays
+    would take more than ``max_bytes`` in memory (by their headers' shapes and the members' sizes),
+    so that neither a forged header nor a compressed bomb can allocate more than the limit."""
+    corrupt = f"'{path.name}' is not a readable .npz file: it is corrupt or truncated"
+    total = 0
+    try:
+        if is_zip:
+            with zipfile.ZipFile(path) as archive:
+                for info in archive.infolist():
+                    declared = 0
+                    if info.filename.endswith(".npy"):
+                        with archive.open(info) as member:
+                            declared = _npy_declared_bytes(member, path.name, info.filename)
+                    total += max(info.file_size, declared)
+        else:
+            with path.open("rb") as file:
+                total = _npy_declared_bytes(file, path.name, path.name)
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise UserInputError(corrupt) from error
+    if total > max_bytes:
+        raise UserInputError(
+            f"'{path.name}' holds {total / 2**20:,.0f} MiB of arrays; the limit is {max_bytes / 2**20:,.0f} MiB: "
+            "use a subset or smaller images"
+        )
+
+
+def _npy_declared_bytes(file, name: str, member: str) -> int:
+    """The bytes an .npy array declares in its header; refuses object arrays without unpickling."""
+    from numpy.lib import format as npy_format
+
+    try:
+        version = npy_format.read_magic(file)
+        if version == (1, 0):
+            shape, _, dtype = npy_format.read_array_header_1_0(file)
+        elif version == (2, 0):
+            shape, _, dtype = npy_format.read_array_header_2_0(file)
+        else:
+            raise ValueError(f"unsupported .npy format version {version}")
+    except ValueError as error:
+        raise UserInputError(f"'{name}' is not a readable .npz file: array '{member}' is corrupt ({error})") from error
+    if dtype.hasobject:
+        raise UserInputError(
+            f"'{name}' holds a pickled object array ('{member}'), refused for safety; save plain numeric arrays"
+        )
+    return math.prod(shape) * dtype.itemsize
 
 
 def _from_arrays(images, labels, name: str, *, max_side: int = MAX_SIDE) -> ImageSet:
@@ -340,6 +391,9 @@ def _images_to_float(images: np.ndarray, name: str) -> np.ndarray:
         images = images[..., :3]  # drop the alpha channel
     if min(images.shape[1:3]) < MIN_SIDE:
         raise UserInputError(f"{name}: images of {images.shape[1]}x{images.shape[2]} pixels are too small (min {MIN_SIDE})")
+    if images.shape[1] * images.shape[2] > MAX_IMAGE_PIXELS:
+        raise UserInputError(f"{name}: images of {images.shape[1]}x{images.shape[2]} pixels are too large "
+                             f"(limit {MAX_IMAGE_PIXELS:,} pixels per image)")
     if images.dtype.kind == "b":
         return images.astype(np.float32)
     if images.dtype.kind == "f" and not np.isfinite(images).all():
@@ -433,7 +487,7 @@ def load_zip(path: Path, *, max_side: int = MAX_SIDE, max_bytes: int = MAX_DECOM
         members = [(info.filename, reader(info)) for info in sorted(images, key=lambda i: i.filename)]
         try:
             return _from_image_files(members, path.name, max_side=max_side)
-        except (zipfile.BadZipFile, EOFError, OSError) as error:
+        except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as error:
             raise UserInputError(f"'{path.name}' is corrupt: a member could not be decompressed ({error})") from error
 
 
@@ -505,8 +559,10 @@ def _decode_to_array(image, mode: str, size: tuple[int, int]) -> np.ndarray:
     from PIL import Image
 
     if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
-        values = np.asarray(image, dtype=np.float64)
+        values = np.nan_to_num(np.asarray(image, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        if image.mode == "F" and values.max() <= 1.0:
+            top = 1.0  # float pixels in 0-1
         image = Image.fromarray(np.clip(values / top * 255.0, 0, 255).astype(np.uint8), mode="L")
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")

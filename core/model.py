@@ -14,6 +14,7 @@ TensorFlow is imported only when a model is built or loaded.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,12 @@ from core.errors import UserInputError
 MAX_EPOCHS = 1000
 MAX_SCALED_EPOCHS = 300
 PREDICT_BATCH_SIZE = 1024
+
+# Keras and TensorFlow draw initial weights and shuffles from process-wide random state (Python's
+# `random`, TensorFlow's global seed and op counter) that `keras.utils.set_random_seed` resets. Two
+# fits in parallel threads (two app sessions) would interleave their draws and each get weights that
+# depend on the other's timing; fits take turns instead, so a seed always gives the same model.
+_FIT_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -217,6 +224,10 @@ class ConvAutoencoder(TransformerMixin, BaseEstimator):
 
         images = as_images(X)
         epochs, batch_size = self._check_params(len(images))
+        with _FIT_LOCK:
+            return self._fit(keras, images, epochs, batch_size, callbacks)
+
+    def _fit(self, keras, images, epochs, batch_size, callbacks):
         recipe = self._recipe()
         keras.utils.set_random_seed(int(self.seed))
         order = np.random.default_rng(self.seed).permutation(len(images))

@@ -30,6 +30,7 @@ from core.pipeline import Embedding, RunConfig, embed, train_model, write_atomic
 
 KEY_FIELDS = ("data", "train_data", "preset", "epochs", "batch_size", "seed", "method")
 FORMAT_VERSION = 1
+ARTIFACTS = ("model.keras", "embedding.npz")  # the files run.json records the sha256 of
 
 
 def run_key(config: RunConfig, train_fingerprint: str, analysis_fingerprint: str) -> str:
@@ -58,11 +59,13 @@ class RunStore:
     def start(self, key: str, config: RunConfig, train_set: ImageSet, analysis_set: ImageSet) -> TrainingJob:
         """The background job training ``key``: the running or finished one, or a new one.
 
-        A failed job is replaced by a new one; asking twice for one key trains it once.
+        A failed job is replaced by a new one, and so is a finished one whose run is no longer
+        on disk intact (deleted or corrupted since): it trains again. Asking twice for one key
+        trains it once.
         """
         with self._locks_guard:
             job = self._jobs.get(key)
-            if job is None or job.progress.stage == "failed":
+            if job is None or job.progress.stage == "failed" or (not job.running and not self.has(key)):
                 job = self._jobs[key] = TrainingJob(self, key, config, train_set, analysis_set)
             return job
 
@@ -108,10 +111,14 @@ class RunStore:
         """(model, embedding, record) of a stored run. Raises KeyError when it is missing or corrupt."""
         record = self.record(key)
         folder = self.folder(key)
-        model = ConvAutoencoder.load(folder / "model.keras")
+        try:
+            model = ConvAutoencoder.load(folder / "model.keras")
+            with np.load(folder / "embedding.npz", allow_pickle=False) as arrays:
+                embedding = Embedding(**{name: arrays[name] for name in arrays.files}, seconds=record["seconds"])
+        except Exception as error:  # the files changed on disk after their hashes were checked
+            raise UserInputError(f"the stored run {key} could not be read ({type(error).__name__}); "
+                                 "press Run to compute it again") from error
         model.history_ = record["history"]
-        with np.load(folder / "embedding.npz", allow_pickle=False) as arrays:
-            embedding = Embedding(**{name: arrays[name] for name in arrays.files}, seconds=record["seconds"])
         return model, embedding, record
 
     def _save(self, key, config, model, embedding, train_set, analysis_set) -> None:
@@ -128,7 +135,7 @@ class RunStore:
                      "n_images": len(analysis_set), "n_train_images": len(train_set)},
             "history": model.history_,
             "seconds": embedding.seconds,
-            "sha256": {name: _sha256(folder / name) for name in ("model.keras", "embedding.npz")},
+            "sha256": {name: _sha256(folder / name) for name in ARTIFACTS},
         }
         write_atomically(folder / "run.json", lambda path: Path(path).write_text(json.dumps(record, indent=2)))
 
@@ -137,6 +144,8 @@ class RunStore:
         try:
             record = json.loads((folder / "run.json").read_text())
             if record.get("format") != FORMAT_VERSION or record.get("key") != key:
+                return None
+            if set(record["sha256"]) != set(ARTIFACTS) or not {"config", "history", "seconds", "data"} <= set(record):
                 return None
             for name, digest in record["sha256"].items():
                 if _sha256(folder / name) != digest:
@@ -214,8 +223,7 @@ class TrainingJob:
 
     def _work(self, store, config, train_set, analysis_set):
         progress = self.progress
-        try:
-            progress.stage = "train"
+        try:  # "queued" until the fit begins: fits take turns (see core.model)
             store.train(self.key, config, train_set, analysis_set, callbacks=[_progress_callback(progress)],
                         on_stage=lambda name: setattr(progress, "stage", name))
             progress.stage = "done"
@@ -234,6 +242,7 @@ def _progress_callback(progress: Progress):
 
     class RecordProgress(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
+            progress.stage, progress.started = "train", time.monotonic()
             progress.steps = int(self.params.get("steps") or 0)
 
         def on_epoch_begin(self, epoch, logs=None):
