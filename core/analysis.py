@@ -246,3 +246,15 @@ def distance_to_cluster_mean(features: np.ndarray, clusters: np.ndarray) -> np.n
         members = clusters == cluster
         distances[members] = np.linalg.norm(features[members] - features[members].mean(axis=0), axis=1)
     return distances
+
+
+def warm_up_numba(seed: int = 0) -> None:
+    """Run the UMAP and nearest-neighbour code once on 300 random points.
+
+    Their first call in a process compiles numba code (tens of seconds on 2 cores); calling this
+    in the background while a user picks a dataset or trains moves that cost off their first map.
+    """
+    points = np.random.default_rng(seed).normal(size=(300, 10)).astype(np.float32)
+    knn = nearest_neighbors(points)
+    map_2d(points, seed=seed, knn=knn)
+    cluster_manifold(points, seed=seed, knn=knn)

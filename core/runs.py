@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core import analysis
 from core.data import ImageSet
 from core.errors import UserInputError
 from core.model import ConvAutoencoder
@@ -153,6 +154,20 @@ class RunStore:
             return record
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
+
+
+_warm_up_lock = threading.Lock()
+_warm_up_thread: threading.Thread | None = None
+
+
+def _start_numba_warm_up() -> None:
+    """Compile UMAP's numba code once per process in a background thread, while the first model
+    trains, so the first map does not pay for it (see ``analysis.warm_up_numba``)."""
+    global _warm_up_thread
+    with _warm_up_lock:
+        if _warm_up_thread is None:
+            _warm_up_thread = threading.Thread(target=analysis.warm_up_numba, name="numba-warm-up", daemon=True)
+            _warm_up_thread.start()
 
 
 def _save_npz(path, arrays: dict) -> None:
