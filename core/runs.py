@@ -223,7 +223,8 @@ class TrainingJob:
 
     def __init__(self, store: RunStore, key: str, config: RunConfig, train_set: ImageSet, analysis_set: ImageSet):
         self.key = key
-        self.progress = Progress(epochs=ConvAutoencoder(preset=config.preset, epochs=config.epochs).resolved_epochs())
+        model = ConvAutoencoder(preset=config.preset, epochs=config.epochs, batch_size=config.batch_size)
+        self.progress = Progress(epochs=model.resolved_epochs(len(train_set)))
         self._thread = threading.Thread(target=self._work, args=(store, config, train_set, analysis_set),
                                         name=f"train-{key}", daemon=True)
         self._thread.start()
