@@ -1,5 +1,9 @@
 """Latent explorer: `streamlit run app.py`. Builds the navigation and the shared sidebar, then
-runs the chosen page. Nothing heavy runs here: TensorFlow loads only when a model is needed."""
+runs the chosen page. Nothing heavy runs here: TensorFlow loads only when a model is needed.
+
+The address bar always holds a link to the current view (ui/link.py): opening it in a fresh
+browser reads the data, settings, page, colouring and selection back from it.
+"""
 
 import streamlit as st
 
@@ -7,15 +11,21 @@ from ui import sidebar
 
 st.set_page_config(page_title="Latent explorer", page_icon=":material/scatter_plot:", layout="wide")
 
-pages = [
-    st.Page("views/data.py", title="Data", icon=":material/image:", default=True),
-    st.Page("views/training.py", title="Training", icon=":material/model_training:"),
-    st.Page("views/latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
-    st.Page("views/clusters.py", title="Clusters", icon=":material/workspaces:"),
-    st.Page("views/anomalies.py", title="Anomalies", icon=":material/warning:"),
-    st.Page("views/export.py", title="Export", icon=":material/download:"),
-]
-navigation = st.navigation(pages)
+pages = {  # the `page` parameter of a link -> the page
+    "data": st.Page("views/data.py", title="Data", icon=":material/image:", default=True),
+    "training": st.Page("views/training.py", title="Training", icon=":material/model_training:"),
+    "latent_map": st.Page("views/latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
+    "clusters": st.Page("views/clusters.py", title="Clusters", icon=":material/workspaces:"),
+    "anomalies": st.Page("views/anomalies.py", title="Anomalies", icon=":material/warning:"),
+    "labels": st.Page("views/labels.py", title="Labels", icon=":material/label:"),
+    "export": st.Page("views/export.py", title="Export", icon=":material/download:"),
+}
+navigation = st.navigation(list(pages.values()))
+linked_page = sidebar.apply_link()
+if linked_page in pages and pages[linked_page].url_path != navigation.url_path:
+    st.switch_page(pages[linked_page])
 if sidebar.render():
     sidebar.start_run()
+sidebar.start_linked_run()
+sidebar.share(next(name for name, page in pages.items() if page.url_path == navigation.url_path), navigation.url_path)
 navigation.run()

@@ -44,6 +44,18 @@ def latent_map(table: pd.DataFrame, color: str, title: str, categorical: bool) -
     return _layout(figure, title, height=600)
 
 
+def highlight(figure: go.Figure, indices) -> go.Figure:
+    """Mark the points whose ``customdata[0]`` (image index) is in ``indices`` as selected, dimming
+    the rest; no change when ``indices`` is empty."""
+    chosen = np.asarray(sorted(indices), dtype=np.int64)
+    if len(chosen):
+        for trace in figure.data:
+            points = np.asarray(trace.customdata)[:, 0].astype(np.int64)
+            trace.selectedpoints = np.flatnonzero(np.isin(points, chosen)).tolist()
+            trace.unselected = dict(marker=dict(opacity=0.15))
+    return figure
+
+
 def histogram_with_threshold(values: np.ndarray, threshold: float, title: str, x_title: str) -> go.Figure:
     """A histogram of scores with a dashed vertical line at the flagging threshold."""
     figure = go.Figure(go.Histogram(x=values, nbinsx=60, marker_color="#4c78a8"))

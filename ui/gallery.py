@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import streamlit as st
+
+from ui import state
 
 DISPLAY_PIXELS = 84
 
@@ -18,8 +22,11 @@ def to_display(image: np.ndarray, pixels: int = DISPLAY_PIXELS) -> np.ndarray:
 
 
 def show_images(images: np.ndarray, captions: list[str] | None = None, columns: int = 10,
-                pixels: int = DISPLAY_PIXELS) -> None:
-    """Show (N, H, W, C) images in a grid of ``columns`` per row, with optional captions."""
+                pixels: int = DISPLAY_PIXELS, below: Callable[[int], object] | None = None) -> None:
+    """Show (N, H, W, C) images in a grid of ``columns`` per row, with optional captions.
+
+    ``below(position)``, when given, draws more widgets under the image at ``position`` (0..N-1).
+    """
     if len(images) == 0:
         st.caption("No images to show.")
         return
@@ -29,6 +36,25 @@ def show_images(images: np.ndarray, captions: list[str] | None = None, columns: 
             index = start + offset
             cell.image(to_display(images[index], pixels), caption=None if captions is None else captions[index],
                        width="stretch")
+            if below is not None:
+                with cell:
+                    below(index)
+
+
+def pick_images(images: np.ndarray, indices, captions: list[str], columns: int = 10) -> None:
+    """Show images with a tick box each (labelled by its caption); ticking one adds image
+    ``indices[position]`` to the shared selection (``state.selected``), unticking removes it."""
+    chosen = set(state.selected())
+
+    def toggle(index: int) -> None:
+        state.set_selected(chosen ^ {index})
+
+    def tick(position: int) -> None:
+        index = int(indices[position])
+        st.session_state[f"tick-{index}"] = index in chosen
+        st.checkbox(captions[position], key=f"tick-{index}", on_change=toggle, args=(index,))
+
+    show_images(images, None, columns, below=tick)
 
 
 def show_pairs(originals: np.ndarray, reconstructions: np.ndarray, columns: int = 10) -> None:

@@ -13,7 +13,8 @@ from core.analysis import MAX_CLUSTERS
 from core.errors import UserInputError
 from core.model import MAX_EPOCHS, PRESETS
 from core.pipeline import METHODS, RunConfig, check_settings, write_atomically
-from ui.state import SELECTION, Selection, current_key
+from ui import link
+from ui.state import SELECTION, Selection, current_key, selected
 
 BUILT_IN = {
     "Built-in digits (offline)": "digits",
@@ -23,11 +24,24 @@ BUILT_IN = {
 UPLOAD = "Upload .npz or .zip"
 LOCAL_PATH = "Local path"
 PUBLIC_MODE_ENV = "LATENT_EXPLORER_PUBLIC"
+PUBLIC_MODE_SECRET = "public_mode"
 
 
 def public_mode() -> bool:
-    """True when local paths are disabled (a public deployment): $LATENT_EXPLORER_PUBLIC=1."""
-    return os.environ.get(PUBLIC_MODE_ENV, "").lower() in ("1", "true", "yes")
+    """True when local paths are disabled (a public deployment): $LATENT_EXPLORER_PUBLIC=1, or
+    ``public_mode = true`` in ``.streamlit/secrets.toml`` (the Secrets box of Community Cloud)."""
+    if os.environ.get(PUBLIC_MODE_ENV, "").lower() in ("1", "true", "yes"):
+        return True
+    try:
+        return str(st.secrets.get(PUBLIC_MODE_SECRET, "")).lower() in ("1", "true", "yes")
+    except Exception:  # no secrets file: Streamlit raises its own error types here
+        return False
+
+
+def apply_link() -> str | None:
+    """Read a shared link into the session on its first run (before the sidebar is drawn); returns
+    the page it names, if any."""
+    return link.apply_once(BUILT_IN, UPLOAD, LOCAL_PATH, public_mode())
 
 
 def render() -> bool:
@@ -59,18 +73,34 @@ def render() -> bool:
         config = RunConfig(data=data_spec, preset=preset, epochs=int(epochs), batch_size=int(batch_size),
                            clusters=int(clusters), contamination=float(contamination), seed=int(seed),
                            method=method)
-        st.session_state[SELECTION] = Selection(config=config, source_error=source_error)
+        st.session_state[SELECTION] = Selection(config=config, source_error=source_error,
+                                                data_param=link.data_param(source, data_spec, BUILT_IN, UPLOAD))
         return st.button("Run", type="primary", width="stretch", disabled=data_spec is None)
+
+
+def share(page: str, url_path: str) -> None:
+    """Put the current view in the address bar, and a "Copy link" control at the sidebar's foot."""
+    chosen = st.session_state[SELECTION]
+    colour = st.session_state.get("map_colour", st.session_state.get("remembered-map_colour"))
+    params = link.view_params(link.settings_params(chosen.config, chosen.data_param), page, colour, selected())
+    link.write(params)
+    with st.sidebar, st.popover("Copy link", icon=":material/link:", width="stretch"):
+        st.code(link.share_url(params, url_path), language=None, wrap_lines=True)
+        st.caption("This link opens this page with the same data, settings, colouring and selection: "
+                   "from the stored run, or by training the same settings with the same seed.")
 
 
 def remembered(widget, label: str, key: str, default, **kwargs):
     """A widget whose value survives runs that do not draw it (Streamlit drops such widget state).
 
     The value is mirrored in a plain session key and handed back to the widget when it returns.
+    A value that is not among ``options`` (say, from a link) falls back to ``default``.
     """
     mirror = f"remembered-{key}"
     if key not in st.session_state:
         st.session_state[key] = st.session_state.get(mirror, default)
+    if "options" in kwargs and st.session_state[key] not in list(kwargs["options"]):
+        st.session_state[key] = default  # e.g. a colour by label from a link, for data without labels
     value = widget(label, key=key, **kwargs)
     st.session_state[mirror] = value
     return value
@@ -82,9 +112,13 @@ def _data_spec(source: str) -> tuple[str | None, str | None]:
         return BUILT_IN[source], None
     if source == UPLOAD:
         upload = st.file_uploader("An .npz, or a .zip of images", type=["npz", "zip"], key="upload")
-        if upload is None:
-            return None, None
-        return str(_save_upload(upload.name, upload.getvalue())), None
+        if upload is not None:
+            return str(_save_upload(upload.name, upload.getvalue())), None
+        linked = cache.runs_dir() / "uploads" / st.session_state.get(link.LINKED_UPLOAD, "-")
+        if link.UPLOAD_NAME.match(linked.name) and linked.is_file():
+            st.caption(f"Using the upload of a shared link ({linked.name}).")
+            return str(linked), None
+        return None, None
     path = st.text_input("Path to an .npz, .zip or folder on this machine", key="local_path").strip()
     return (path or None), None
 
@@ -104,14 +138,26 @@ def start_run() -> None:
 
     Bad input shows one ``st.error`` and starts nothing; earlier runs are untouched.
     """
+    if _start():
+        st.switch_page("views/training.py")
+
+
+def start_linked_run() -> None:
+    """After a shared link is opened: train its run in the background unless it is stored already."""
+    if st.session_state.pop(link.AUTORUN, False) and st.session_state[SELECTION].ready:
+        _start()
+
+
+def _start() -> bool:
+    """Start the selected run unless it is stored; False (with one error line) for bad input."""
     chosen = st.session_state[SELECTION]
     try:
         bundle = cache.load_data(chosen.config.data)
         check_settings(chosen.config, len(bundle.analysis))
     except UserInputError as error:
         st.error(str(error))
-        return
+        return False
     key = current_key(bundle)
     if not cache.store().has(key):
         cache.store().start(key, chosen.config, bundle.train, bundle.analysis)
-    st.switch_page("views/training.py")
+    return True

@@ -17,6 +17,7 @@ from core.pipeline import RunConfig, RunResult
 from core.runs import run_key
 
 SELECTION = "selection"
+SELECTED = "selected"
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Selection:
 
     config: RunConfig
     source_error: str | None = None
+    data_param: str | None = None
 
     @property
     def ready(self) -> bool:
@@ -33,6 +35,16 @@ class Selection:
 
 def selection() -> Selection:
     return st.session_state[SELECTION]
+
+
+def selected() -> tuple[int, ...]:
+    """The images selected on the latent map or ticked in a gallery: sorted indices (shared by
+    the pages, and part of the link)."""
+    return tuple(st.session_state.get(SELECTED, ()))
+
+
+def set_selected(indices) -> None:
+    st.session_state[SELECTED] = tuple(sorted({int(i) for i in indices}))
 
 
 def data_or_stop() -> cache.DataBundle:
@@ -63,7 +75,8 @@ def result_or_stop() -> tuple[cache.DataBundle, str, RunResult]:
     if not cache.store().has(key):
         job = cache.store().job(key)
         if job is not None and job.running:
-            st.info("This run is training: follow it on the **Training** page.")
+            st.info("This run is training: follow it on the **Training** page. This page fills in when it ends.")
+            _rerun_when_done(job)
         else:
             st.info("No results for these settings yet: press **Run** in the sidebar.")
         st.stop()
@@ -72,3 +85,28 @@ def result_or_stop() -> tuple[cache.DataBundle, str, RunResult]:
     except UserInputError as error:
         st.error(str(error))
         st.stop()
+
+
+@st.fragment(run_every=2.0)
+def _rerun_when_done(job) -> None:
+    """Poll a running job; rerun the whole page once it has finished."""
+    if not job.running:
+        st.rerun()
+
+
+def selectable_map(figure, key: str) -> tuple[int, ...]:
+    """Draw a latent map whose box / lasso selection becomes the shared selection; returns it.
+
+    The figure's points need the image index as ``customdata[0]``. The shared selection is drawn
+    highlighted, so a selection from a link or from ticked images shows on the map too.
+    """
+    from ui import figures
+
+    def take_selection() -> None:
+        event = st.session_state.get(key)
+        points = event["selection"]["points"] if event else []
+        set_selected(int(point["customdata"][0]) for point in points if point.get("customdata"))
+
+    st.plotly_chart(figures.highlight(figure, selected()), width="stretch", on_select=take_selection,
+                    selection_mode=("box", "lasso"), key=key)
+    return selected()

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui import figures, gallery, state
+from ui.sidebar import remembered
 
 st.title("Latent map")
 bundle, key, result = state.result_or_stop()
@@ -11,16 +12,16 @@ table = result.table
 colour_options = {"cluster": "cluster", "anomaly_score": "anomaly score", "reconstruction_error": "reconstruction error"}
 if "label" in table:
     colour_options = {"label": "true label", **colour_options}
-colour = st.radio("Colour by", list(colour_options), format_func=colour_options.get, horizontal=True, key="map_colour")
+colour = remembered(st.radio, "Colour by", "map_colour", "cluster", options=list(colour_options),
+                    format_func=colour_options.get, horizontal=True)
 shown = table.assign(label=bundle.analysis.label_text()) if "label" in table else table
 
 figure = figures.latent_map(shown, colour, f"{len(table):,} images, coloured by {colour_options[colour]}",
                             categorical=colour in ("cluster", "label"))
-event = st.plotly_chart(figure, width="stretch", on_select="rerun", selection_mode=("box", "lasso"),
-                        key="latent_map")
-st.caption("Drag a box or lasso (tools at the top right of the map) to see those images below. Hover for details.")
+selected = [i for i in state.selectable_map(figure, "latent_map") if i < len(table)]
+st.caption("Drag a box or lasso (tools at the top right of the map) to see those images below; double-click the "
+           "map to clear. Hover for details. Label the selection on the **Labels** page.")
 
-selected = sorted({int(point["customdata"][0]) for point in event.selection.points if point.get("customdata")})
 st.subheader(f"Selected images: {len(selected):,}")
 limit = 120
 if selected:

@@ -1,0 +1,187 @@
+"""A view as a link: dataset, run settings, page, map colour and selection in ``st.query_params``.
+
+Parameters (all optional; anything missing keeps its default):
+
+| name | value |
+| --- | --- |
+| ``data`` | ``digits``, ``mnist``, ``fashion-mnist``, ``upload:<file>`` (an upload kept in the runs folder), or ``path:<path>`` (not in public mode) |
+| ``preset``, ``method``, ``epochs``, ``batch``, ``k``, ``contamination``, ``seed`` | the run settings |
+| ``page`` | the page, e.g. ``latent_map`` |
+| ``colour`` | the latent map's colour, e.g. ``cluster`` |
+| ``sel`` | selected image indices as ranges, e.g. ``3-7.12.40`` |
+
+The first script run of a session reads the link into the session (``apply_once``); every run then
+writes the current view back into the URL (``write``), so the address bar is always a shareable link.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from core.analysis import MAX_CLUSTERS
+from core.model import MAX_EPOCHS, PRESETS
+from core.pipeline import METHODS, RunConfig
+
+APPLIED = "link-applied"
+AUTORUN = "link-autorun"
+LINKED_UPLOAD = "linked-upload"
+UPLOAD_NAME = re.compile(r"^[0-9a-f]{20}\.(npz|zip)$")
+MAX_SELECTION_TEXT = 4000
+COLOURS = ("cluster", "label", "anomaly_score", "reconstruction_error")
+
+
+# --- pure encoding -------------------------------------------------------------------------------
+
+def encode_indices(indices) -> str:
+    """Sorted unique indices as ranges: [3, 4, 5, 7, 12, 13] -> "3-5.7.12-13"."""
+    values = sorted({int(i) for i in indices})
+    parts, start = [], None
+    for position, value in enumerate(values):
+        if start is None:
+            start = value
+        if position + 1 == len(values) or values[position + 1] != value + 1:
+            parts.append(str(start) if start == value else f"{start}-{value}")
+            start = None
+    return ".".join(parts)
+
+
+def decode_indices(text: str, limit: int = 10_000_000) -> tuple[int, ...]:
+    """The inverse of :func:`encode_indices`; malformed parts are skipped, at most ``limit`` indices."""
+    values: set[int] = set()
+    for part in str(text).split("."):
+        match = re.fullmatch(r"(\d{1,9})(?:-(\d{1,9}))?", part.strip())
+        if not match:
+            continue
+        first, last = int(match[1]), int(match[2] or match[1])
+        values.update(range(first, min(last, first + limit) + 1))
+        if len(values) >= limit:
+            break
+    return tuple(sorted(values)[:limit])
+
+
+def settings_params(config: RunConfig, data_param: str | None) -> dict[str, str]:
+    """The URL parameters naming a run config (``data_param`` as from :func:`data_param`)."""
+    params = {"data": data_param} if data_param else {}
+    params.update(preset=config.preset, method=config.resolved_method(), epochs=str(config.epochs),
+                  batch=str(config.batch_size), k=str(config.clusters), contamination=f"{config.contamination:g}",
+                  seed=str(config.seed))
+    return params
+
+
+def read_settings(params: dict[str, str]) -> tuple[dict, list[str]]:
+    """Checked settings from URL parameters: ({name: value}, names that were not understood)."""
+    rules = {"preset": lambda v: v if v in PRESETS else None,
+             "method": lambda v: v if v in METHODS else None,
+             "epochs": lambda v: _integer(v, 1, MAX_EPOCHS),
+             "batch": lambda v: _integer(v, 1, 8192),
+             "k": lambda v: _integer(v, 1, MAX_CLUSTERS),
+             "contamination": lambda v: _number(v, 0.001, 0.499),
+             "seed": lambda v: _integer(v, 0, 2**31 - 1),
+             "colour": lambda v: v if v in COLOURS else None}
+    settings, ignored = {}, []
+    for name, rule in rules.items():
+        if name in params:
+            value = rule(params[name])
+            (ignored.append(name) if value is None else settings.__setitem__(name, value))
+    return settings, ignored
+
+
+def _integer(text: str, low: int, high: int) -> int | None:
+    return int(text) if re.fullmatch(r"\d{1,10}", text) and low <= int(text) <= high else None
+
+
+def _number(text: str, low: float, high: float) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if low <= value <= high else None
+
+
+# --- session glue --------------------------------------------------------------------------------
+
+def apply_once(built_in: dict[str, str], upload: str, local_path: str, public: bool) -> str | None:
+    """On a session's first run, put the link's settings into the session before any widget is drawn,
+    and return the link's ``page`` (None on later runs or without one).
+
+    ``built_in`` maps the source labels of the sidebar to data specs; ``upload`` and ``local_path``
+    are the labels of the other two sources. Parameters that are not understood are named in one
+    warning and otherwise ignored.
+    """
+    if st.session_state.get(APPLIED):
+        return None
+    st.session_state[APPLIED] = True
+    params = st.query_params.to_dict()
+    settings, ignored = read_settings(params)
+    data = params.get("data")
+    if data is not None:
+        by_spec = {spec: label for label, spec in built_in.items()}
+        if data in by_spec:
+            _seed_widget("source", by_spec[data])
+        elif data.startswith("upload:") and UPLOAD_NAME.match(data.removeprefix("upload:")):
+            _seed_widget("source", upload)
+            st.session_state[LINKED_UPLOAD] = data.removeprefix("upload:")
+        elif data.startswith("path:") and not public:
+            _seed_widget("source", local_path)
+            st.session_state["local_path"] = data.removeprefix("path:")
+        else:
+            ignored.append("data")
+    preset = settings.get("preset", "default")
+    for name, key in [("preset", "preset"), ("method", f"method-{preset}"), ("epochs", f"epochs-{preset}"),
+                      ("batch", f"batch-{preset}"), ("k", "clusters"), ("contamination", "contamination"),
+                      ("seed", "seed"), ("colour", "map_colour")]:
+        if name in settings:
+            _seed_widget(key, settings[name])
+    if "sel" in params:
+        st.session_state["selected"] = decode_indices(params["sel"])
+    st.session_state[AUTORUN] = data is not None and "data" not in ignored
+    if ignored:
+        st.warning("This link's " + ", ".join(sorted(set(ignored))) + " could not be used; the defaults are shown.")
+    return params.get("page")
+
+
+def _seed_widget(key: str, value) -> None:
+    """Set a ``remembered`` widget's value (its key and its mirror) before it is drawn."""
+    st.session_state[key] = value
+    st.session_state[f"remembered-{key}"] = value
+
+
+def data_param(source: str, data_spec: str | None, built_in: dict[str, str], upload: str) -> str | None:
+    """The ``data`` parameter for the sidebar's source and spec (None until the spec is known)."""
+    if data_spec is None:
+        return None
+    if source in built_in:
+        return data_spec
+    if source == upload:
+        return f"upload:{data_spec.replace(chr(92), '/').rsplit('/', 1)[-1]}"
+    return f"path:{data_spec}"
+
+
+def view_params(settings: dict[str, str], page: str, colour: str | None, selected) -> dict[str, str]:
+    """All parameters of a view; the selection is left out when its text would be too long."""
+    params = dict(settings)
+    params["page"] = page
+    if colour:
+        params["colour"] = colour
+    text = encode_indices(selected or ())
+    if text and len(text) <= MAX_SELECTION_TEXT:
+        params["sel"] = text
+    return params
+
+
+def write(params: dict[str, str]) -> None:
+    """Make the address bar show ``params`` (only when they changed: no needless messages)."""
+    if st.query_params.to_dict() != params:
+        st.query_params.from_dict(params)
+
+
+def share_url(params: dict[str, str], url_path: str) -> str:
+    """The full link to the view: the app's address as the browser sees it (``st.context.url``,
+    which ends in the current page's ``url_path``), plus ``params``."""
+    base = (getattr(st.context, "url", None) or "").split("?", 1)[0].rstrip("/")
+    if url_path and base.endswith("/" + url_path):
+        base = base[: -len(url_path) - 1]
+    return f"{base}/{url_path}?{urlencode(params)}"

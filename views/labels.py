@@ -1,0 +1,147 @@
+"""Labels: name the clusters, fix single images, follow progress, export and import labels.csv."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import cache, labels
+from core.errors import UserInputError
+from ui import figures, gallery, state
+
+MESSAGE = "labels-message"
+
+st.title("Labels")
+bundle, key, result = state.result_or_stop()
+config = state.selection().config
+folder = cache.store().folder(key)
+ids = bundle.analysis.ids
+book = labels.load(folder, ids)
+clusters = result.table["cluster"].to_numpy()
+k = config.clusters
+
+
+def save_and_rerun(message: str) -> None:
+    labels.save(book, folder)
+    st.session_state[MESSAGE] = ("success", message)
+    st.rerun()
+
+
+def import_labels() -> None:
+    """The uploader's on_change: import each new file once."""
+    upload = st.session_state.get("labels-upload")
+    if upload is None:
+        return
+    try:
+        imported = labels.read_csv(upload.getvalue(), ids)
+    except UserInputError as error:
+        st.session_state[MESSAGE] = ("error", str(error))
+        return
+    labels.save(imported, folder)
+    st.session_state["labels-target"] = None  # the imported labels may not hold the chosen one
+    st.session_state[MESSAGE] = ("success", f"Imported {imported.progress()['labelled']:,} labels from {upload.name}.")
+
+
+progress = book.progress()
+columns = st.columns(4)
+columns[0].metric("Labelled", f"{progress['labelled']:,} of {progress['images']:,}")
+columns[1].metric("Confirmed by a person", f"{progress['confirmed']:,}",
+                  help="Labels set or confirmed image by image (source manual), not only by naming a cluster.")
+columns[2].metric("Marked anomalies", f"{progress['anomalies']:,}")
+columns[3].metric("Label names", f"{progress['names']:,}")
+st.progress(progress["labelled"] / progress["images"],
+            text=f"{progress['labelled'] / progress['images']:.0%} labelled, "
+                 f"{progress['confirmed'] / progress['images']:.0%} confirmed by a person")
+kind, text = st.session_state.pop(MESSAGE, (None, None))
+if kind:
+    getattr(st, kind)(text)
+
+st.subheader("1. Name the clusters")
+st.caption("Every image of a cluster takes its name, except images labelled by hand. An empty name removes it.")
+names = book.cluster_names(clusters, k)
+sizes = np.bincount(clusters, minlength=k)
+centroids = cache.decoded_centroids(str(cache.runs_dir()), key, config)
+version = abs(hash((key, k, tuple(names))))  # fresh inputs whenever the names change (applied or imported)
+with st.form("cluster-names", border=False):
+    gallery.show_images(centroids, [f"cluster {c} · {sizes[c]}" for c in range(k)],
+                        below=lambda c: st.text_input(f"Name of cluster {c}", names[c], key=f"name-{c}-{version}",
+                                                      placeholder="name", label_visibility="collapsed"))
+    if st.form_submit_button("Apply names", type="primary"):
+        changed = sum(book.name_cluster(clusters, c, st.session_state[f"name-{c}-{version}"]) for c in range(k))
+        save_and_rerun(f"Cluster names applied: {changed:,} images changed label.")
+
+st.subheader("2. Fix single images")
+st.caption("Select images on the map with a box or lasso, or tick them in the gallery below; then move them to "
+           "a label, mark them as anomalies or not, or confirm their labels.")
+given = np.where(book.labels == "", "(no label)", book.labels).astype(str)
+figure = figures.latent_map(result.table.assign(label_here=given), "label_here", "Labels made here",
+                            categorical=True)
+selected = [i for i in state.selectable_map(figure, "labels_map") if i < len(given)]
+
+by_anomaly = result.table.sort_values("anomaly_score", ascending=False)["index"].to_numpy()
+groups = {"selected": "the selection", "anomalies": "the most anomalous", "unlabelled": "images without a label",
+          **{f"cluster-{c}": f"cluster {c} {names[c]} (oddest first)" for c in range(k)}}
+group = st.selectbox("Show images of", list(groups), format_func=groups.get, key="labels-group")
+if group == "selected":
+    candidates = np.asarray(selected, dtype=np.int64)
+elif group == "unlabelled":
+    candidates = by_anomaly[book.labels[by_anomaly] == ""]
+else:
+    candidates = by_anomaly if group == "anomalies" else by_anomaly[clusters[by_anomaly] == int(group[8:])]
+candidates = candidates[:40]
+if len(candidates):
+    gallery.pick_images(bundle.analysis.images[candidates], candidates, [f"{i} · {given[i]}" for i in candidates])
+else:
+    st.caption("No images here yet.")
+
+st.markdown(f"**{len(selected):,} images selected**")
+existing = sorted(set(book.labels) - {"", labels.ANOMALY})
+columns = st.columns([2, 1, 1, 1, 1, 1], vertical_alignment="bottom")
+target = columns[0].selectbox("Label", existing, index=None, accept_new_options=True, key="labels-target",
+                              placeholder="choose or type a label")
+none = not selected
+if columns[1].button("Move to label", disabled=none or not target, type="primary"):
+    book.assign(selected, target)
+    state.set_selected(())
+    save_and_rerun(f"Moved {len(selected):,} images to '{labels.clean_label(target)}'.")
+if columns[2].button("Mark anomaly", disabled=none):
+    book.mark_anomaly(selected)
+    state.set_selected(())
+    save_and_rerun(f"Marked {len(selected):,} images as anomalies.")
+if columns[3].button("Not an anomaly", disabled=none, help="Give the images their cluster's name, confirmed."):
+    book.mark_not_anomaly(selected, clusters, k)
+    state.set_selected(())
+    save_and_rerun(f"{len(selected):,} images are not anomalies: they carry their cluster's name.")
+if columns[4].button("Confirm", disabled=none, help="Keep their labels, marked as checked by a person."):
+    book.confirm(selected)
+    state.set_selected(())
+    save_and_rerun(f"Confirmed the labels of {len(selected):,} images.")
+if columns[5].button("Clear selection", disabled=none):
+    state.set_selected(())
+    st.rerun()
+
+truth = bundle.analysis.label_text()
+if truth is not None:
+    st.subheader("Against the true labels")
+    now = labels.agreement(book.labels, truth)
+    names_only = labels.agreement(labels.cluster_only_labels(book, clusters, k), truth)
+    if now is None:
+        st.caption("Name a cluster or label an image to compare with the true labels.")
+    else:
+        columns = st.columns(3)
+        columns[0].metric("Agreement", f"{now['mapped']:.1%}",
+                          None if names_only is None else f"{now['mapped'] - names_only['mapped']:+.1%} "
+                                                          "vs cluster names alone",
+                          help="Share of labelled images whose label stands for their true label (each label taken "
+                               "as the true label most of its images have). Anomalies are left out.")
+        columns[1].metric("Same name as the truth", f"{now['same_name']:.1%}")
+        columns[2].metric("Adjusted Rand index", f"{now['ari']:.3f}", help=f"Over {now['images']:,} labelled images.")
+        compared = (book.labels != "") & (book.labels != labels.ANOMALY)
+        matrix = pd.crosstab(pd.Series(given[compared], name="label here"), pd.Series(truth[compared], name="true"))
+        st.plotly_chart(figures.heatmap(matrix, "Labels made here against the true labels"), width="stretch")
+
+st.subheader("3. Export, or continue later")
+st.download_button("Download labels.csv", book.to_csv(), "labels.csv", "text/csv", icon=":material/table:",
+                   disabled=progress["labelled"] == 0)
+st.caption("Columns index, id, label, source: id is the file name for zip or folder data, else the index; source is "
+           "cluster or manual. Labels are saved with the run as you go and come back after a restart.")
+st.file_uploader("Continue from a labels.csv", type=["csv"], key="labels-upload", on_change=import_labels)
