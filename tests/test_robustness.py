@@ -1,0 +1,257 @@
+"""Many users, restarts and damaged files: concurrent trainings without cross-talk, one training per
+config, atomic and verified run artifacts that are recomputed when damaged, runs served from disk
+after a restart, and identical results for the same config and seed."""
+
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core import cache
+from core.data import load_image_set
+from core.pipeline import RunConfig, run_pipeline, write_atomically
+from core.runs import RunStore, run_key
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def digits_300():
+    return load_image_set("digits").subset(np.arange(300))
+
+
+def small_config(seed: int) -> RunConfig:
+    """The seed preset for one epoch with the seed method: a few seconds on 300 digits."""
+    return RunConfig(data="digits", preset="seed", epochs=1, seed=seed, method="seed")
+
+
+def key_of(config: RunConfig, images) -> str:
+    return run_key(config, images.fingerprint(), images.fingerprint())
+
+
+def embedding_arrays(store: RunStore, key: str) -> dict:
+    _, embedding, _ = store.load(key)
+    return {"latent": embedding.latent, "anomaly_score": embedding.anomaly_score, "map_xy": embedding.map_xy}
+
+
+def assert_same_arrays(first: dict, second: dict):
+    for name in first:
+        np.testing.assert_array_equal(first[name], second[name], err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def stored_run(tmp_path_factory, digits_300):
+    """(runs folder, key, arrays) of seed 0 trained alone in a store of its own."""
+    root = tmp_path_factory.mktemp("runs")
+    store, config = RunStore(root), small_config(0)
+    key = key_of(config, digits_300)
+    assert store.train(key, config, digits_300, digits_300)
+    return root, key, embedding_arrays(store, key)
+
+
+# --- concurrency ------------------------------------------------------------------------------
+
+
+def test_two_sessions_training_different_configs_at_once_get_their_own_results(tmp_path, digits_300, stored_run):
+    _, key_alone, alone = stored_run
+    store = RunStore(tmp_path)
+    configs = [small_config(0), small_config(1)]
+    keys = [key_of(config, digits_300) for config in configs]
+    assert keys[0] == key_alone and keys[0] != keys[1]
+    barrier = threading.Barrier(2)
+
+    def session(config, key):
+        barrier.wait()
+        store.start(key, config, digits_300, digits_300).wait(timeout=600)
+
+    threads = [threading.Thread(target=session, args=pair) for pair in zip(configs, keys)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [store.job(key).progress.stage for key in keys] == ["done", "done"], [store.job(k).progress.error for k in keys]
+    assert store.trainings == 2
+    together = [embedding_arrays(store, key) for key in keys]
+    assert_same_arrays(together[0], alone)  # seed 0 trained beside seed 1 = seed 0 trained alone
+
+    store_b = RunStore(tmp_path / "alone")
+    store_b.train(keys[1], configs[1], digits_300, digits_300)
+    assert_same_arrays(together[1], embedding_arrays(store_b, keys[1]))
+    assert not np.array_equal(together[0]["latent"], together[1]["latent"])  # and they are different runs
+    assert store.record(keys[1])["config"]["seed"] == 1
+
+
+def test_two_sessions_asking_for_the_same_config_train_it_once(tmp_path, digits_300):
+    store, config = RunStore(tmp_path), small_config(2)
+    key = key_of(config, digits_300)
+    barrier, jobs, trained = threading.Barrier(4), [], []
+
+    def start_session():
+        barrier.wait()
+        jobs.append(store.start(key, config, digits_300, digits_300))
+
+    def train_session():  # the same key trained directly, as the CLI-like path does
+        barrier.wait()
+        trained.append(store.train(key, config, digits_300, digits_300))
+
+    threads = [threading.Thread(target=target) for target in (start_session, start_session, train_session,
+                                                               train_session)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert jobs[0] is jobs[1]
+    assert jobs[0].wait(timeout=600).stage == "done", jobs[0].progress.error
+    assert store.trainings == 1
+    assert sum(trained) <= 1 and store.has(key)
+
+
+# --- persistence ------------------------------------------------------------------------------
+
+
+def test_a_restarted_store_serves_the_run_from_disk_without_training(stored_run, digits_300):
+    root, key, arrays = stored_run
+    restarted = RunStore(root)
+    assert restarted.has(key)
+    assert_same_arrays(embedding_arrays(restarted, key), arrays)
+    assert not restarted.train(key, small_config(0), digits_300, digits_300)
+    assert restarted.trainings == 0
+
+
+def truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def flip_last_byte(path):
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def drop_hashes(path):
+    record = json.loads(path.read_text())
+    record["sha256"] = {}
+    path.write_text(json.dumps(record))
+
+
+DAMAGE = [
+    ("model.keras", truncate), ("embedding.npz", truncate), ("run.json", truncate),
+    ("model.keras", flip_last_byte), ("embedding.npz", flip_last_byte), ("model.keras", lambda p: p.unlink()),
+    ("run.json", drop_hashes), ("run.json", lambda p: p.write_text("{not json")),
+]
+RETRAIN = {0, 1, 2}  # the cases that also retrain (the others only check detection)
+
+
+@pytest.mark.parametrize("case", range(len(DAMAGE)), ids=[f"{name}-{how.__name__}" for name, how in DAMAGE])
+def test_a_damaged_artifact_is_detected_and_recomputed(case, stored_run, digits_300, tmp_path):
+    root, key, arrays = stored_run
+    shutil.copytree(root / key, tmp_path / key)
+    name, damage = DAMAGE[case]
+    damage(tmp_path / key / name)
+    store = RunStore(tmp_path)
+    assert not store.has(key)
+    with pytest.raises(KeyError):
+        store.load(key)
+    if case in RETRAIN:
+        assert store.train(key, small_config(0), digits_300, digits_300)
+        assert store.trainings == 1 and store.has(key)
+        assert_same_arrays(embedding_arrays(store, key), arrays)
+
+
+def test_a_run_damaged_after_its_job_finished_trains_again_in_the_same_process(tmp_path, stored_run, digits_300):
+    _, key, arrays = stored_run
+    store, config = RunStore(tmp_path), small_config(0)
+    first = store.start(key, config, digits_300, digits_300)
+    assert first.wait(timeout=600).stage == "done"
+    assert store.start(key, config, digits_300, digits_300) is first  # stored: no new job
+    truncate(tmp_path / key / "embedding.npz")
+    second = store.start(key, config, digits_300, digits_300)
+    assert second is not first
+    assert second.wait(timeout=600).stage == "done", second.progress.error
+    assert store.trainings == 2 and store.has(key)
+    assert_same_arrays(embedding_arrays(store, key), arrays)
+
+
+def test_an_interrupted_save_leaves_no_run_and_no_temporary_files(tmp_path, digits_300, monkeypatch):
+    import core.runs
+
+    def fail(path, arrays):
+        with open(path, "wb") as file:
+            file.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(core.runs, "_save_npz", fail)
+    store, config = RunStore(tmp_path), small_config(0)
+    key = key_of(config, digits_300)
+    with pytest.raises(OSError, match="disk full"):
+        store.train(key, config, digits_300, digits_300)
+    assert not store.has(key)
+    assert sorted(p.name for p in (tmp_path / key).iterdir()) == ["model.keras"]  # no run.json, no temp file
+
+
+def test_write_atomically_keeps_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "results.csv"
+    target.write_text("old")
+
+    def half_write(path):
+        with open(path, "w") as file:
+            file.write("ne")
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        write_atomically(target, half_write)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]
+    write_atomically(target, lambda path: Path(path).write_text("new"))
+    assert target.read_text() == "new"
+
+
+def test_a_restarted_app_serves_an_earlier_run_from_disk_without_training(tmp_path, monkeypatch):
+    """A run stored by an earlier process (here: a RunStore) is what a fresh app shows, untrained."""
+    digits = load_image_set("digits")
+    config = RunConfig(data="digits", preset="seed", epochs=1, batch_size=32, seed=0, method="seed")
+    key = key_of(config, digits)
+    assert RunStore(tmp_path).train(key, config, digits, digits)
+
+    monkeypatch.setenv(cache.RUNS_DIR_ENV, str(tmp_path))
+    st.cache_resource.clear()  # a new process: no store, data or model in memory
+    st.cache_data.clear()
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    app.selectbox(key="preset").set_value("seed").run()
+    app.number_input(key="epochs-seed").set_value(1).run()
+    app.switch_page("views/anomalies.py").run()
+    assert not app.exception, app.exception
+    assert not app.error and not app.info, [e.value for e in [*app.error, *app.info]]
+    assert len(app.get("plotly_chart")) >= 2
+    next(button for button in app.button if button.label == "Run").click().run()
+    assert not app.exception, app.exception
+    assert cache.store().trainings == 0 and cache.store().job(key) is None
+
+
+# --- determinism ------------------------------------------------------------------------------
+
+
+def test_the_same_config_and_seed_give_identical_clusters_and_anomaly_ranking():
+    """The default pipeline (dense autoencoder, UMAP manifold, Gaussian mixture, kNN + reconstruction
+    score) twice in one process."""
+    images = load_image_set("digits").subset(np.arange(500))
+    config = RunConfig(data="digits", preset="default", epochs=2, seed=3)
+    first, second = (run_pipeline(config, images, images) for _ in range(2))
+    np.testing.assert_array_equal(first.table["cluster"], second.table["cluster"])
+    np.testing.assert_array_equal(np.argsort(first.table["anomaly_score"], kind="stable"),
+                                  np.argsort(second.table["anomaly_score"], kind="stable"))
+    np.testing.assert_array_equal(first.latent, second.latent)
+    assert first.table["cluster"].nunique() > 1
+
+
+def test_identical_images_train_and_land_in_one_cluster():
+    """Degenerate data: no crash, finite scores, one cluster (the README's stated outcome)."""
+    digits = load_image_set("digits")
+    same = digits.subset(np.zeros(20, dtype=int))
+    result = run_pipeline(RunConfig(data="same", preset="seed", epochs=1, clusters=3, method="seed"), same, same)
+    assert result.table["cluster"].nunique() == 1
+    assert np.isfinite(result.table[["anomaly_score", "reconstruction_error", "map_x", "map_y"]].to_numpy()).all()
