@@ -2,6 +2,7 @@
 config, atomic and verified run artifacts that are recomputed when damaged, runs served from disk
 after a restart, and identical results for the same config and seed."""
 
+import io
 import json
 import shutil
 import threading
@@ -255,3 +256,43 @@ def test_identical_images_train_and_land_in_one_cluster():
     result = run_pipeline(RunConfig(data="same", preset="seed", epochs=1, clusters=3, method="seed"), same, same)
     assert result.table["cluster"].nunique() == 1
     assert np.isfinite(result.table[["anomaly_score", "reconstruction_error", "map_x", "map_y"]].to_numpy()).all()
+
+
+def test_two_app_sessions_pressing_run_for_the_same_settings_at_once_train_once(tmp_path, monkeypatch):
+    """Two browser sessions (two AppTest instances, each in its own thread) press Run together."""
+    monkeypatch.setenv(cache.RUNS_DIR_ENV, str(tmp_path))
+    upload = io.BytesIO()
+    np.savez(upload, x=load_image_set("digits").images[:300])
+    sessions = []
+    for _ in range(2):  # both upload the same 300 images and choose the same settings
+        app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+        app.selectbox(key="source").set_value("Upload .npz or .zip").run()
+        app.file_uploader(key="upload").upload("digits300.npz", upload.getvalue(), "application/octet-stream").run()
+        app.selectbox(key="preset").set_value("seed").run()
+        app.number_input(key="epochs-seed").set_value(1).run()
+        app.number_input(key="seed").set_value(7).run()
+        sessions.append(app)
+    barrier, failures = threading.Barrier(2), []
+
+    def press_run(app):
+        barrier.wait()
+        try:
+            next(button for button in app.button if button.label == "Run").click().run()
+        except Exception as error:  # reported below: a thread's exception would otherwise be lost
+            failures.append(error)
+
+    threads = [threading.Thread(target=press_run, args=(app,)) for app in sessions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures
+    store = cache.store()
+    jobs = list(store._jobs.values())
+    assert len(jobs) == 1
+    assert jobs[0].wait(timeout=600).stage == "done", jobs[0].progress.error
+    for app in sessions:
+        app.switch_page("views/anomalies.py").run()
+        assert not app.exception, app.exception
+        assert not app.error and len(app.get("plotly_chart")) >= 2
+    assert store.trainings == 1
