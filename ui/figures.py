@@ -28,14 +28,16 @@ def loss_curves(history: dict) -> go.Figure:
     return _layout(figure, "Training loss")
 
 
-def latent_map(table: pd.DataFrame, color: str, title: str, categorical: bool) -> go.Figure:
-    """The 2-D map as a WebGL scatter coloured by column ``color``; hover names index, cluster, score."""
+def latent_map(table: pd.DataFrame, color: str, title: str, categorical: bool,
+               fixed_colours: dict[str, str] | None = None) -> go.Figure:
+    """The 2-D map as a WebGL scatter coloured by column ``color``; hover names index, cluster, score.
+    ``fixed_colours`` pins the colours of some categories (e.g. grey for "no label")."""
     data = table.assign(**{color: table[color].astype(str)}) if categorical else table
     order = sorted(data[color].unique(), key=lambda v: (len(v), v)) if categorical else None
     figure = px.scatter(
         data, x="map_x", y="map_y", color=color, render_mode="webgl",
         category_orders={color: order} if categorical else None,
-        color_continuous_scale="Viridis", custom_data=["index"],
+        color_continuous_scale="Viridis", custom_data=["index"], color_discrete_map=fixed_colours or {},
         hover_data={"index": True, "cluster": True, "anomaly_score": ":.3f", "map_x": False, "map_y": False},
     )
     figure.update_traces(marker=dict(size=5, opacity=0.8))
@@ -53,6 +55,7 @@ def highlight(figure: go.Figure, indices) -> go.Figure:
             points = np.asarray(trace.customdata)[:, 0].astype(np.int64)
             trace.selectedpoints = np.flatnonzero(np.isin(points, chosen)).tolist()
             trace.unselected = dict(marker=dict(opacity=0.15))
+            trace.selected = dict(marker=dict(size=11, opacity=1.0))
     return figure
 
 

@@ -5,10 +5,17 @@ import pandas as pd
 import streamlit as st
 
 from core import cache, labels
+from core.analysis import distance_to_cluster_mean
 from core.errors import UserInputError
 from ui import figures, gallery, state
 
 MESSAGE = "labels-message"
+NO_LABEL = "(no label)"
+
+
+def n_images(count: int) -> str:
+    return f"{count:,} image" + ("" if count == 1 else "s")
+
 
 st.title("Labels")
 bundle, key, result = state.result_or_stop()
@@ -56,25 +63,27 @@ if kind:
     getattr(st, kind)(text)
 
 st.subheader("1. Name the clusters")
-st.caption("Every image of a cluster takes its name, except images labelled by hand. An empty name removes it.")
+st.caption("Each cluster's most typical image. Every image of a cluster takes its name, except images labelled "
+           "by hand; an empty name removes it.")
 names = book.cluster_names(clusters, k)
 sizes = np.bincount(clusters, minlength=k)
-centroids = cache.decoded_centroids(str(cache.runs_dir()), key, config)
+typical = pd.Series(distance_to_cluster_mean(result.latent, clusters)).groupby(clusters).idxmin()
 version = abs(hash((key, k, tuple(names))))  # fresh inputs whenever the names change (applied or imported)
 with st.form("cluster-names", border=False):
-    gallery.show_images(centroids, [f"cluster {c} · {sizes[c]}" for c in range(k)],
+    gallery.show_images(bundle.analysis.images[typical.reindex(range(k), fill_value=0).to_numpy()],
+                        [f"cluster {c} · {sizes[c]}" for c in range(k)],
                         below=lambda c: st.text_input(f"Name of cluster {c}", names[c], key=f"name-{c}-{version}",
                                                       placeholder="name", label_visibility="collapsed"))
     if st.form_submit_button("Apply names", type="primary"):
         changed = sum(book.name_cluster(clusters, c, st.session_state[f"name-{c}-{version}"]) for c in range(k))
-        save_and_rerun(f"Cluster names applied: {changed:,} images changed label.")
+        save_and_rerun(f"Cluster names applied: {n_images(changed)} changed label.")
 
 st.subheader("2. Fix single images")
 st.caption("Select images on the map with a box or lasso, or tick them in the gallery below; then move them to "
            "a label, mark them as anomalies or not, or confirm their labels.")
-given = np.where(book.labels == "", "(no label)", book.labels).astype(str)
-figure = figures.latent_map(result.table.assign(label_here=given), "label_here", "Labels made here",
-                            categorical=True)
+given = np.where(book.labels == "", NO_LABEL, book.labels).astype(str)
+figure = figures.latent_map(result.table.assign(**{"label here": given}), "label here", "Labels made here",
+                            categorical=True, fixed_colours={NO_LABEL: "#c9c9c9", labels.ANOMALY: "#e45756"})
 selected = [i for i in state.selectable_map(figure, "labels_map") if i < len(given)]
 
 by_anomaly = result.table.sort_values("anomaly_score", ascending=False)["index"].to_numpy()
@@ -93,29 +102,29 @@ if len(candidates):
 else:
     st.caption("No images here yet.")
 
-st.markdown(f"**{len(selected):,} images selected**")
+st.markdown(f"**{n_images(len(selected))} selected**")
 existing = sorted(set(book.labels) - {"", labels.ANOMALY})
 columns = st.columns([2, 1, 1, 1, 1, 1], vertical_alignment="bottom")
 target = columns[0].selectbox("Label", existing, index=None, accept_new_options=True, key="labels-target",
                               placeholder="choose or type a label")
-none = not selected
-if columns[1].button("Move to label", disabled=none or not target, type="primary"):
-    book.assign(selected, target)
-    state.set_selected(())
-    save_and_rerun(f"Moved {len(selected):,} images to '{labels.clean_label(target)}'.")
-if columns[2].button("Mark anomaly", disabled=none):
-    book.mark_anomaly(selected)
-    state.set_selected(())
-    save_and_rerun(f"Marked {len(selected):,} images as anomalies.")
-if columns[3].button("Not an anomaly", disabled=none, help="Give the images their cluster's name, confirmed."):
-    book.mark_not_anomaly(selected, clusters, k)
-    state.set_selected(())
-    save_and_rerun(f"{len(selected):,} images are not anomalies: they carry their cluster's name.")
-if columns[4].button("Confirm", disabled=none, help="Keep their labels, marked as checked by a person."):
-    book.confirm(selected)
-    state.set_selected(())
-    save_and_rerun(f"Confirmed the labels of {len(selected):,} images.")
-if columns[5].button("Clear selection", disabled=none):
+chosen = n_images(len(selected))
+actions = {  # button -> (what it does to the book, message, help)
+    "Move to label": (lambda: book.assign(selected, target), f"Moved {chosen} to '{labels.clean_label(target)}'.",
+                      None),
+    "Mark anomaly": (lambda: book.mark_anomaly(selected), f"Marked {chosen} as anomalies.", None),
+    "Not an anomaly": (lambda: book.mark_not_anomaly(selected, clusters, k),
+                       f"{chosen} no longer marked as anomalies: they carry their cluster's name.",
+                       "Give the images their cluster's name, confirmed."),
+    "Confirm": (lambda: book.confirm(selected), f"Confirmed the labels of {chosen}.",
+                "Keep their labels, marked as checked by a person."),
+}
+for column, (name, (change, message, tip)) in zip(columns[1:], actions.items()):
+    if column.button(name, disabled=not selected or (name == "Move to label" and not target), help=tip,
+                     type="primary" if name == "Move to label" else "secondary"):
+        change()
+        state.set_selected(())
+        save_and_rerun(message)
+if columns[5].button("Clear selection", disabled=not selected):
     state.set_selected(())
     st.rerun()
 
