@@ -82,6 +82,7 @@ def test_label_three_clusters_move_export_import_and_share(tmp_path):
             page.get_by_role("button", name="Download labels.csv").click()
         exported = tmp_path / "labels.csv"
         download.value.save_as(exported)
+        wait_for_app_idle(page)  # the download button reruns the page
         table = pd.read_csv(exported, dtype=str, keep_default_na=False)
         assert list(table.columns) == ["index", "id", "label", "source"]
         assert len(table) == sum(sizes)
@@ -91,6 +92,7 @@ def test_label_three_clusters_move_export_import_and_share(tmp_path):
 
         # Change something, then import the file: the exported state comes back.
         page.get_by_label(f"Name of cluster {1}").fill("")
+        page.get_by_label(f"Name of cluster {1}").press("Tab")
         click(page, "Apply names")
         page.get_by_text(f"Cluster names applied: {sizes[1]} images changed label.").wait_for()
         assert labelled(page) == sum(sizes) - sizes[1]
