@@ -31,6 +31,7 @@ LINKED_UPLOAD = "linked-upload"
 UPLOAD_NAME = re.compile(r"^[0-9a-f]{20}\.(npz|zip)$")
 MAX_SELECTION_TEXT = 4000
 COLOURS = ("cluster", "label", "anomaly_score", "reconstruction_error")
+AUTOMATIC = "automatic"  # epochs or batch size left to the preset
 
 
 # --- pure encoding -------------------------------------------------------------------------------
@@ -65,8 +66,8 @@ def decode_indices(text: str, limit: int = 10_000_000) -> tuple[int, ...]:
 def settings_params(config: RunConfig, data_param: str | None) -> dict[str, str]:
     """The URL parameters naming a run config (``data_param`` as from :func:`data_param`)."""
     params = {"data": data_param} if data_param else {}
-    params.update(preset=config.preset, method=config.resolved_method(), epochs=str(config.epochs),
-                  batch=str(config.batch_size), k=str(config.clusters), contamination=f"{config.contamination:g}",
+    params.update(preset=config.preset, method=config.resolved_method(), epochs=_text(config.epochs),
+                  batch=_text(config.batch_size), k=str(config.clusters), contamination=f"{config.contamination:g}",
                   seed=str(config.seed))
     return params
 
@@ -75,8 +76,8 @@ def read_settings(params: dict[str, str]) -> tuple[dict, list[str]]:
     """Checked settings from URL parameters: ({name: value}, names that were not understood)."""
     rules = {"preset": lambda v: v if v in PRESETS else None,
              "method": lambda v: v if v in METHODS else None,
-             "epochs": lambda v: _integer(v, 1, MAX_EPOCHS),
-             "batch": lambda v: _integer(v, 1, 8192),
+             "epochs": lambda v: AUTOMATIC if v == AUTOMATIC else _integer(v, 1, MAX_EPOCHS),
+             "batch": lambda v: AUTOMATIC if v == AUTOMATIC else _integer(v, 1, 8192),
              "k": lambda v: _integer(v, 1, MAX_CLUSTERS),
              "contamination": lambda v: _number(v, 0.001, 0.499),
              "seed": lambda v: _integer(v, 0, 2**31 - 1),
@@ -87,6 +88,11 @@ def read_settings(params: dict[str, str]) -> tuple[dict, list[str]]:
             value = rule(params[name])
             (ignored.append(name) if value is None else settings.__setitem__(name, value))
     return settings, ignored
+
+
+def _text(setting: int | None) -> str:
+    """A run setting as URL text: ``automatic`` for None (the preset decides)."""
+    return AUTOMATIC if setting is None else str(setting)
 
 
 def _integer(text: str, low: int, high: int) -> int | None:
@@ -134,7 +140,7 @@ def apply_once(built_in: dict[str, str], upload: str, local_path: str, public: b
                       ("batch", f"batch-{preset}"), ("k", "clusters"), ("contamination", "contamination"),
                       ("seed", "seed"), ("colour", "map_colour")]:
         if name in settings:
-            _seed_widget(key, settings[name])
+            _seed_widget(key, None if settings[name] == AUTOMATIC else settings[name])
     if "sel" in params:
         st.session_state["selected"] = decode_indices(params["sel"])
     st.session_state[AUTORUN] = data is not None and "data" not in ignored

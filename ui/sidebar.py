@@ -60,17 +60,22 @@ def render() -> bool:
         method = remembered(st.selectbox, "Analysis", f"method-{preset}", "seed" if preset == "seed" else "default",
                             options=list(METHODS), format_func=lambda name: f"{name} method",
                             help="; ".join(f"**{name}**: {text}" for name, text in METHODS.items()))
-        epochs = remembered(st.number_input, "Epochs", f"epochs-{preset}", recipe.epochs,
-                            min_value=1, max_value=MAX_EPOCHS)
-        batch_size = remembered(st.number_input, "Batch size", f"batch-{preset}", recipe.batch_size,
-                                min_value=1, max_value=8192)
+        automatic = recipe.epochs if not recipe.min_steps else None  # None: the preset adapts to the data size
+        epochs = remembered(st.number_input, "Epochs", f"epochs-{preset}", automatic, min_value=1,
+                            max_value=MAX_EPOCHS, placeholder="automatic",
+                            help=f"Empty = automatic: {recipe.epochs}, or more on small datasets.")
+        batch_size = remembered(st.number_input, "Batch size", f"batch-{preset}",
+                                recipe.batch_size if automatic else None, min_value=1, max_value=8192,
+                                placeholder="automatic",
+                                help=f"Empty = automatic: {recipe.batch_size}, or smaller on small datasets.")
         clusters = remembered(st.number_input, "Clusters (k)", "clusters", 10, min_value=1, max_value=MAX_CLUSTERS,
                               help="Changing k re-clusters the stored latent vectors: no retraining.")
         contamination = remembered(st.number_input, "Anomaly contamination", "contamination", 0.01,
                                    min_value=0.001, max_value=0.499, step=0.005, format="%.3f",
                                    help="Expected share of anomalies: sets the flagging threshold.")
         seed = remembered(st.number_input, "Seed", "seed", 0, min_value=0, max_value=2**31 - 1)
-        config = RunConfig(data=data_spec, preset=preset, epochs=int(epochs), batch_size=int(batch_size),
+        config = RunConfig(data=data_spec, preset=preset, epochs=None if epochs is None else int(epochs),
+                           batch_size=None if batch_size is None else int(batch_size),
                            clusters=int(clusters), contamination=float(contamination), seed=int(seed),
                            method=method)
         st.session_state[SELECTION] = Selection(config=config, source_error=source_error,
