@@ -118,10 +118,12 @@ def _data_spec(source: str) -> tuple[str | None, str | None]:
     if source == UPLOAD:
         upload = st.file_uploader("An .npz, or a .zip of images", type=["npz", "zip"], key="upload")
         if upload is not None:
-            return str(_save_upload(upload.name, upload.getvalue())), None
+            saved = _save_upload(upload.name, upload.getvalue())
+            st.session_state[link.LINKED_UPLOAD] = saved.name  # kept if the uploader is redrawn empty
+            return str(saved), None
         linked = cache.runs_dir() / "uploads" / st.session_state.get(link.LINKED_UPLOAD, "-")
         if link.UPLOAD_NAME.match(linked.name) and linked.is_file():
-            st.caption(f"Using the upload of a shared link ({linked.name}).")
+            st.caption(f"Using the earlier upload ({linked.name}).")
             return str(linked), None
         return None, None
     path = st.text_input("Path to an .npz, .zip or folder on this machine", key="local_path").strip()
