@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 
 APP = str(ROOT / "app.py")
 VIEWS = ["views/data.py", "views/training.py", "views/latent_map.py", "views/clusters.py", "views/anomalies.py",
-         "views/export.py"]
+         "views/labels.py", "views/export.py"]
 
 
 def new_app() -> AppTest:
@@ -62,6 +62,7 @@ def test_every_page_shows_real_content_after_a_run(trained_app):
         "views/latent_map.py": (1, 0),
         "views/clusters.py": (3, 20),
         "views/anomalies.py": (2, 10),
+        "views/labels.py": (1, 10),
         "views/export.py": (0, 0),
     }
     for view, (charts, images) in expectations.items():

@@ -9,13 +9,14 @@ import shutil
 
 from tests.browser import ROOT, chromium_page, streamlit_server, wait_for_app_idle
 
-PAGES = {  # page -> (text shown once the page is complete, plotly charts on it)
-    "Data": ("Sample", 1),
-    "Training": ("Originals and reconstructions", 1),
-    "Latent map": ("Selected images", 1),
-    "Clusters": ("Clusters against true labels", 3),
-    "Anomalies": ("Contamination", 2),
-    "Export": ("Download results.csv", 0),
+PAGES = {  # page -> (text shown once the page is complete, plotly charts on it, screenshot name)
+    "Data": ("Sample", 1, "data"),
+    "Training": ("Originals and reconstructions", 1, "training"),
+    "Latent map": ("Selected images", 1, "latent_map"),
+    "Clusters": ("Clusters against true labels", 3, "clusters"),
+    "Anomalies": ("Contamination", 2, "anomalies"),
+    "Labels": ("3. Export, or continue later", 1, "labels_before_naming"),
+    "Export": ("Download results.csv", 0, "export"),
 }
 
 
@@ -43,7 +44,7 @@ def test_train_on_digits_and_visit_every_page(tmp_path):
         page.get_by_role("heading", name="Data", exact=True).wait_for()
         assert_no_exception(page, "start")
 
-        epochs = page.get_by_label("Epochs")
+        epochs = page.get_by_role("spinbutton", name="Epochs")
         epochs.fill("5")
         epochs.press("Enter")
         wait_for_app_idle(page)
@@ -51,7 +52,7 @@ def test_train_on_digits_and_visit_every_page(tmp_path):
         page.get_by_text("Trained on").wait_for(timeout=300_000)
         wait_for_app_idle(page)
 
-        for name, (last_text, charts) in PAGES.items():
+        for name, (last_text, charts, shot) in PAGES.items():
             page.locator('[data-testid="stSidebarNav"]').get_by_text(name, exact=True).click()
             page.get_by_role("heading", name=name, exact=True).wait_for(timeout=60_000)
             page.get_by_text(last_text).first.wait_for(timeout=120_000)
@@ -62,5 +63,5 @@ def test_train_on_digits_and_visit_every_page(tmp_path):
             assert_no_exception(page, name)
             assert page.get_by_text("press **Run**").count() == 0
             assert page.get_by_text("press Run in the sidebar").count() == 0, f"{name} shows no results"
-            screenshot(page, shots, name)
+            screenshot(page, shots, shot)
         assert page.get_by_role("button", name="Download results.csv").count() == 1

@@ -62,4 +62,4 @@ def show_pairs(originals: np.ndarray, reconstructions: np.ndarray, columns: int 
     for start in range(0, len(originals), columns):
         show_images(originals[start:start + columns], ["original"] * len(originals[start:start + columns]), columns)
         show_images(reconstructions[start:start + columns],
-                    ["reconstructed"] * len(reconstructions[start:start + columns]), columns)
+                    ["rebuilt"] * len(reconstructions[start:start + columns]), columns)
