@@ -54,7 +54,6 @@ class Preset:
     learning_rate: float
     epochs: int
     batch_size: int
-    downsampling: int
     min_steps: int = 0
 
 
@@ -123,7 +122,6 @@ PRESETS = {
         learning_rate=1.0,
         epochs=3,
         batch_size=32,
-        downsampling=4,
     ),
     "default": Preset(
         name="default",
@@ -134,7 +132,6 @@ PRESETS = {
         learning_rate=2e-3,
         epochs=12,
         batch_size=256,
-        downsampling=4,
         min_steps=1500,
     ),
 }
