@@ -217,7 +217,8 @@ class ConvAutoencoder(TransformerMixin, BaseEstimator):
             return int(min(recipe.batch_size, max(SMALL_DATA_MIN_BATCH, n_train // 30)))
         return recipe.batch_size
 
-    def _check_params(self, n_images: int) -> tuple[int, int]:
+    def check_params(self, n_images: int) -> tuple[int, int]:
+        """(epochs, batch size) ``fit`` will use on ``n_images`` images; UserInputError if a setting cannot work."""
         epochs = self.resolved_epochs(n_images)
         batch_size = self.resolved_batch_size(n_images)
         if not float(batch_size).is_integer() or batch_size < 1:
@@ -235,7 +236,7 @@ class ConvAutoencoder(TransformerMixin, BaseEstimator):
         import keras
 
         images = as_images(X)
-        epochs, batch_size = self._check_params(len(images))
+        epochs, batch_size = self.check_params(len(images))
         with _FIT_LOCK:
             return self._fit(keras, images, epochs, batch_size, callbacks)
 

@@ -158,7 +158,7 @@ def check_settings(config: RunConfig, n_images: int) -> None:
     analysis.check_n_clusters(config.clusters, n_images)
     config.resolved_method()
     analysis.anomaly_threshold(np.zeros(2), config.contamination)
-    ConvAutoencoder(preset=config.preset, epochs=config.epochs, batch_size=config.batch_size)._check_params(n_images)
+    ConvAutoencoder(preset=config.preset, epochs=config.epochs, batch_size=config.batch_size).check_params(n_images)
 
 
 def train_model(config: RunConfig, train_set: ImageSet, callbacks=None) -> ConvAutoencoder:

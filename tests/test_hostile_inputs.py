@@ -95,7 +95,7 @@ def test_absurd_settings_are_refused_before_training(change, message):
 def test_a_batch_larger_than_the_data_is_capped():
     model = ConvAutoencoder(preset="seed", epochs=1, batch_size=10**6)
     check_settings(RunConfig(data="x", preset="seed", epochs=1, batch_size=10**6), n_images=12)
-    assert model._check_params(12) == (1, 12)
+    assert model.check_params(12) == (1, 12)
 
 
 # --- a .keras model with a Lambda layer -------------------------------------------------------
