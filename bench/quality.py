@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core import analysis  # noqa: E402
 from core.data import ImageSet, concatenate, load_image_set  # noqa: E402
-from core.pipeline import RunConfig, run_pipeline, train_model  # noqa: E402
+from core.pipeline import RunConfig, anomaly_scores, run_pipeline, train_model  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SEED = 0
@@ -137,10 +137,8 @@ def one_class_rows(table: Table, train: ImageSet, test: ImageSet, digits):
         def default(normal=normal):
             config = RunConfig(preset="default", seed=SEED)
             model = train_model(config, normal)
-            latent, error = model.transform(test), model.reconstruction_error(test)
-            train_latent, train_error = model.transform(normal), model.reconstruction_error(normal)
-            return analysis.combined_anomaly_scores(latent, error, train_latent, train_error, same_set=False,
-                                                    seed=SEED)
+            latent = model.transform(test)
+            return anomaly_scores(model, test, latent, model.inverse_transform(latent), seed=SEED, train_set=normal)
 
         for method, function in zip(aurocs, (raw, seed, default)):
             scores, spent = timed(function)

@@ -28,6 +28,9 @@ MAX_EPOCHS = 1000
 MAX_SCALED_EPOCHS = 300
 SMALL_DATA_MIN_BATCH = 32
 PREDICT_BATCH_SIZE = 1024
+# Gradient steps per call into the compiled training function: fewer Python round trips per step
+# (1.5-2x faster training on small images, where a step's arithmetic takes well under a millisecond).
+STEPS_PER_EXECUTION = 32
 
 # Keras and TensorFlow draw initial weights and shuffles from process-wide random state (Python's
 # `random`, TensorFlow's global seed and op counter) that `keras.utils.set_random_seed` resets. Two
@@ -148,6 +151,59 @@ def as_images(X) -> np.ndarray:
     return images
 
 
+def _image_batches(images: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
+    """A tf.data pipeline of (images, images) batches from (N, H, W, C) images. With a
+    ``shuffle_seed`` it repeats forever, reshuffled (seeded) on every pass, so that ``fit`` keeps
+    one iterator for all epochs. Batches are gathered by index from one copy of the images (the
+    way Keras handles arrays), with less work per epoch than ``fit`` on arrays."""
+    import tensorflow as tf
+
+    indices = tf.data.Dataset.range(len(images))
+    if shuffle_seed is not None:
+        indices = indices.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
+    everything = tf.data.Dataset.from_tensors(images).repeat()
+
+    def gather(batch_indices, all_images):
+        batch = tf.gather(all_images, batch_indices)
+        return batch, batch
+
+    batches = indices.batch(batch_size)
+    if shuffle_seed is not None:
+        batches = batches.repeat()
+    return tf.data.Dataset.zip((batches, everything)).map(gather).prefetch(2)
+
+
+def _validation_loss_callback(validation: np.ndarray, loss: str):
+    """A Keras callback that puts "val_loss" into each epoch's logs: the mean ``loss`` per pixel
+    over the held-out (N, H, W, C) images, computed by one compiled function per batch of
+    ``PREDICT_BATCH_SIZE``. It replaces ``fit``'s own validation, which costs about 0.15 s per epoch
+    on 2 cores whatever the size (half of the training time on small datasets). Put it before the
+    callbacks that read val_loss."""
+    import keras
+    import tensorflow as tf
+
+    loss_function = keras.losses.get(loss)
+    n_values = validation.shape[0] * int(np.prod(validation.shape[1:-1]))
+
+    class ValidationLoss(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            model = self.model
+
+            @tf.function(reduce_retracing=True)
+            def summed_loss(images):
+                return tf.reduce_sum(loss_function(images, model(images, training=False)))
+
+            self.summed_loss = summed_loss
+
+        def on_epoch_end(self, epoch, logs=None):
+            total = sum(float(self.summed_loss(validation[start:start + PREDICT_BATCH_SIZE]))
+                        for start in range(0, len(validation), PREDICT_BATCH_SIZE))
+            if logs is not None:
+                logs["val_loss"] = total / n_values
+
+    return ValidationLoss()
+
+
 class ConvAutoencoder(TransformerMixin, BaseEstimator):
     """A convolutional autoencoder as a scikit-learn transformer.
 
@@ -252,14 +308,15 @@ class ConvAutoencoder(TransformerMixin, BaseEstimator):
         self._assemble()
         optimizer = keras.optimizers.get({"class_name": recipe.optimizer,
                                           "config": {"learning_rate": recipe.learning_rate}})
-        self.model_.compile(optimizer=optimizer, loss=recipe.loss)
+        self.model_.compile(optimizer=optimizer, loss=recipe.loss, steps_per_execution=STEPS_PER_EXECUTION)
+        batch_size = min(batch_size, len(train))
+        validation_loss = [_validation_loss_callback(validation, recipe.loss)] if n_validation else []
         history = self.model_.fit(
-            train, train,
-            validation_data=(validation, validation) if n_validation else None,
+            _image_batches(train, batch_size, shuffle_seed=int(self.seed)),
             epochs=epochs,
-            batch_size=min(batch_size, len(train)),
-            shuffle=True,
-            callbacks=list(callbacks or []),
+            steps_per_epoch=-(-len(train) // batch_size),
+            shuffle=False,
+            callbacks=validation_loss + list(callbacks or []),
             verbose=self.verbose,
         )
         self.history_ = {key: [float(v) for v in values] for key, values in history.history.items()}

@@ -176,25 +176,15 @@ def embed(model: ConvAutoencoder, analysis_set: ImageSet, config: RunConfig,
     anomaly score measures the analysed images against it.
     """
     method = config.resolved_method()
-    same_set = train_set is None or train_set is analysis_set
     watch = _Stopwatch(on_stage)
     with watch.stage("encode"):
         latent = model.transform(analysis_set)
-        reconstruction = model.reconstruct(analysis_set)
+        reconstruction = model.inverse_transform(latent)
         reconstruction_error = np.mean((analysis_set.images - reconstruction) ** 2, axis=(1, 2, 3))
-        if method == "default":
-            cross_entropy = analysis.cross_entropy_error(analysis_set.images, reconstruction)
-            train_latent, train_cross_entropy = latent, cross_entropy
-            if not same_set:
-                train_latent = model.transform(train_set)
-                train_cross_entropy = analysis.cross_entropy_error(train_set.images, model.reconstruct(train_set))
-        del reconstruction
     with watch.stage("anomaly"):
-        if method == "seed":
-            anomaly_score = analysis.isolation_forest_scores(latent, seed=config.seed)
-        else:
-            anomaly_score = analysis.combined_anomaly_scores(latent, cross_entropy, train_latent, train_cross_entropy,
-                                                             same_set=same_set, seed=config.seed)
+        anomaly_score = anomaly_scores(model, analysis_set, latent, reconstruction, method,
+                                       seed=config.seed, train_set=train_set)
+        del reconstruction
     with watch.stage("map"):
         knn = analysis.nearest_neighbors(latent) if method == "default" else None
         map_xy = analysis.map_2d(latent, seed=config.seed, knn=knn)
@@ -204,6 +194,29 @@ def embed(model: ConvAutoencoder, analysis_set: ImageSet, config: RunConfig,
             manifold = analysis.cluster_manifold(latent, seed=config.seed, knn=knn)
     return Embedding(latent=latent, reconstruction_error=reconstruction_error, anomaly_score=anomaly_score,
                      map_xy=map_xy, seconds=watch.seconds, manifold=manifold)
+
+
+def anomaly_scores(model: ConvAutoencoder, analysis_set: ImageSet, latent: np.ndarray, reconstruction: np.ndarray,
+                   method: str = "default", seed: int = 0, train_set: ImageSet | None = None) -> np.ndarray:
+    """The method's anomaly score (N,) of the analysed images, higher = more anomalous.
+
+    ``latent`` (N, d) and ``reconstruction`` (N, H, W, C) are the model's encoding and decoding of
+    ``analysis_set``. The seed method scores with an IsolationForest on the latent; the default one
+    with :func:`analysis.combined_anomaly_scores` against ``train_set`` (None: the analysed images).
+    """
+    if method == "seed":
+        return analysis.isolation_forest_scores(latent, seed=seed)
+    cross_entropy = analysis.cross_entropy_error(analysis_set.images, reconstruction)
+    if train_set is None or train_set is analysis_set:
+        sample = analysis.reference_sample(len(latent), seed=seed)
+        return analysis.combined_anomaly_scores(latent, cross_entropy, latent, cross_entropy[sample],
+                                                same_set=True, seed=seed)
+    train_latent = model.transform(train_set)
+    sample = analysis.reference_sample(len(train_latent), seed=seed)
+    reference_cross_entropy = analysis.cross_entropy_error(train_set.images[sample],
+                                                           model.inverse_transform(train_latent[sample]))
+    return analysis.combined_anomaly_scores(latent, cross_entropy, train_latent, reference_cross_entropy,
+                                            same_set=False, seed=seed)
 
 
 def assign_clusters(embedding: Embedding, n_clusters: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
