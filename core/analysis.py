@@ -30,6 +30,9 @@ def import_umap():
     on 2 cores) and does not ask numba to keep the result. Importing it while ``numba.njit``
     defaults to ``cache=True`` stores the machine code next to umap's sources (or in numba's
     user cache folder when that is read-only), so later processes load it instead of compiling.
+    The same default also sets ``nogil=True`` (the functions touch no Python objects): a seeded
+    UMAP runs on one core, and without the GIL two of them (the map and the manifold) run side by
+    side on two.
     """
     if "umap" in sys.modules:
         return sys.modules["umap"]
@@ -39,6 +42,7 @@ def import_umap():
 
     def caching_njit(*args, **kwargs):
         kwargs.setdefault("cache", True)
+        kwargs.setdefault("nogil", True)
         return plain_njit(*args, **kwargs)
 
     with _UMAP_IMPORT_LOCK:
@@ -100,6 +104,7 @@ def map_2d(features: np.ndarray, seed: int = 0, n_neighbors: int = 15, min_dist:
 # --- the default method: clusters in a UMAP manifold, a kNN + reconstruction anomaly score ------
 
 MANIFOLD_NEIGHBORS = 20
+MIXTURE_INITS = 5
 MIN_IMAGES_FOR_MANIFOLD = 50
 
 
@@ -153,11 +158,16 @@ def cluster_manifold(features: np.ndarray, seed: int = 0, n_components: int = 10
 
 def mixture_clusters(manifold: np.ndarray, n_clusters: int, seed: int = 0) -> np.ndarray:
     """Clusters (N,) int from a full-covariance Gaussian mixture of ``n_clusters`` components fitted
-    to an (N, m) manifold (the last step of N2D)."""
+    to an (N, m) manifold (the last step of N2D), the best of ``MIXTURE_INITS`` seeded starts.
+
+    One start often settles with two digits in one component and another digit split in two; the
+    best of five by likelihood lifted MNIST accuracy from 0.79-0.81 to 0.92-0.93 (two models,
+    seeds 0 and 1) for about 2 s more on 10,000 images."""
     from sklearn.mixture import GaussianMixture
 
     n_clusters = check_n_clusters(n_clusters, len(manifold))
-    mixture = GaussianMixture(n_components=n_clusters, covariance_type="full", random_state=seed)
+    mixture = GaussianMixture(n_components=n_clusters, covariance_type="full", n_init=MIXTURE_INITS,
+                              random_state=seed)
     return mixture.fit_predict(manifold).astype(int)
 
 

@@ -13,6 +13,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,14 +187,24 @@ def embed(model: ConvAutoencoder, analysis_set: ImageSet, config: RunConfig,
                                        seed=config.seed, train_set=train_set)
         del reconstruction
     with watch.stage("map"):
-        knn = analysis.nearest_neighbors(latent) if method == "default" else None
-        map_xy = analysis.map_2d(latent, seed=config.seed, knn=knn)
-    manifold = np.zeros((len(latent), 0), dtype=np.float32)
-    if method == "default":
-        with watch.stage("manifold"):
-            manifold = analysis.cluster_manifold(latent, seed=config.seed, knn=knn)
+        if method == "default":
+            map_xy, manifold = map_and_manifold(latent, seed=config.seed)
+        else:
+            map_xy = analysis.map_2d(latent, seed=config.seed)
+            manifold = np.zeros((len(latent), 0), dtype=np.float32)
     return Embedding(latent=latent, reconstruction_error=reconstruction_error, anomaly_score=anomaly_score,
                      map_xy=map_xy, seconds=watch.seconds, manifold=manifold)
+
+
+def map_and_manifold(latent: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The 2-D map (N, 2) and the clustering manifold (N, m) of an (N, d) latent matrix, from one
+    shared nearest-neighbour search. The two UMAP layouts run side by side in two threads: each is
+    seeded, so single-threaded, and their numba code runs without the GIL."""
+    knn = analysis.nearest_neighbors(latent)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        manifold = pool.submit(analysis.cluster_manifold, latent, seed=seed, knn=knn)
+        map_xy = analysis.map_2d(latent, seed=seed, knn=knn)
+        return map_xy, manifold.result()
 
 
 def anomaly_scores(model: ConvAutoencoder, analysis_set: ImageSet, latent: np.ndarray, reconstruction: np.ndarray,
