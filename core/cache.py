@@ -74,26 +74,34 @@ def load_data(data_spec: str) -> DataBundle:
     return DataBundle(train, analysed, train_fingerprint, analysis_fingerprint)
 
 
+@st.cache_resource(show_spinner="Loading the stored run…", max_entries=8)
+def stored_embedding(root: str, key: str):
+    """(embedding, record) of a stored run: everything but the model, read without TensorFlow."""
+    return RunStore(root).load_embedding(key)
+
+
 @st.cache_resource(show_spinner="Loading the trained model…", max_entries=8)
-def trained_run(root: str, key: str):
-    """(model, embedding, record) of a stored run."""
-    return RunStore(root).load(key)
+def trained_model(root: str, key: str):
+    """The fitted autoencoder of a stored run (imports TensorFlow); only pages that decode need it."""
+    return RunStore(root).load_model(key)
 
 
 @st.cache_resource(show_spinner="Clustering…", max_entries=16)
 def run_result(root: str, key: str, config: RunConfig) -> RunResult:
-    """The full result of a stored run at the config's cluster count and contamination."""
-    model, embedding, _ = trained_run(root, key)
+    """The result of a stored run at the config's cluster count and contamination (``model`` None:
+    get it from :func:`trained_model` where needed)."""
+    embedding, record = stored_embedding(root, key)
     bundle = load_data(config.data)
     clusters, centers = assign_clusters(embedding, config.clusters, config.seed)
-    return assemble(config, model, embedding, clusters, centers, bundle.analysis, bundle.train, embedding.seconds)
+    return assemble(config, None, embedding, clusters, centers, bundle.analysis, bundle.train, embedding.seconds,
+                    history=record["history"])
 
 
 @st.cache_data(show_spinner="Scoring k from 2 to 15…", max_entries=16)
 def k_selection(root: str, key: str, seed: int) -> pd.DataFrame:
     """Elbow and silhouette scores over k = 2..15, in the space the run clusters in (its UMAP
     manifold for the default method, else the latent matrix)."""
-    _, embedding, _ = trained_run(root, key)
+    embedding, _ = stored_embedding(root, key)
     features = embedding.manifold if embedding.manifold.size else embedding.latent
     return pd.DataFrame(analysis.k_selection_scores(features, range(2, 16), seed=seed))
 
@@ -104,14 +112,13 @@ def decoded_centroids(root: str, key: str, config: RunConfig) -> np.ndarray:
     result = run_result(root, key, config)
     clusters = result.table["cluster"].to_numpy()
     centres = np.stack([result.latent[clusters == c].mean(axis=0) for c in range(config.clusters)])
-    return result.model.inverse_transform(centres)
+    return trained_model(root, key).inverse_transform(centres)
 
 
 @st.cache_data(max_entries=16)
 def reconstructions(root: str, key: str, data_spec: str, indices: tuple[int, ...]) -> np.ndarray:
     """(n, H, W, C) reconstructions of the analysed images at ``indices``."""
-    model, _, _ = trained_run(root, key)
-    return model.reconstruct(load_data(data_spec).analysis.images[list(indices)])
+    return trained_model(root, key).reconstruct(load_data(data_spec).analysis.images[list(indices)])
 
 
 @st.cache_data(show_spinner="Clustering raw pixels for the baseline…", max_entries=16)

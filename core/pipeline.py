@@ -96,7 +96,7 @@ class RunResult:
 
     Attributes:
         config: the run's config.
-        model: the fitted autoencoder.
+        model: the fitted autoencoder; None when rebuilt from a stored run without loading it.
         table: one row per analysed image, in input order, with ``RESULT_COLUMNS`` (+ ``label``).
         latent: (N, d) float32 latent matrix of the analysed images.
         cluster_centers: (k, d) cluster centres in the latent space.
@@ -104,7 +104,7 @@ class RunResult:
     """
 
     config: RunConfig
-    model: ConvAutoencoder
+    model: ConvAutoencoder | None
     table: pd.DataFrame
     latent: np.ndarray
     cluster_centers: np.ndarray
@@ -190,7 +190,7 @@ def embed(model: ConvAutoencoder, analysis_set: ImageSet, config: RunConfig,
         if method == "default":
             map_xy, manifold = map_and_manifold(latent, seed=config.seed)
         else:
-            map_xy = analysis.map_2d(latent, seed=config.seed)
+            map_xy = analysis.map_2d(latent, seed=config.seed, knn=analysis.nearest_neighbors(latent))
             manifold = np.zeros((len(latent), 0), dtype=np.float32)
     return Embedding(latent=latent, reconstruction_error=reconstruction_error, anomaly_score=anomaly_score,
                      map_xy=map_xy, seconds=watch.seconds, manifold=manifold)
@@ -240,10 +240,14 @@ def assign_clusters(embedding: Embedding, n_clusters: int, seed: int = 0) -> tup
     return clusters, analysis.cluster_means(embedding.latent, clusters, n_clusters)
 
 
-def assemble(config: RunConfig, model: ConvAutoencoder, embedding: Embedding, clusters: np.ndarray,
+def assemble(config: RunConfig, model: ConvAutoencoder | None, embedding: Embedding, clusters: np.ndarray,
              centers: np.ndarray, analysis_set: ImageSet, train_set: ImageSet,
-             seconds: dict | None = None) -> RunResult:
-    """The results table (``RESULT_COLUMNS`` + ``label``) and metrics of a finished run."""
+             seconds: dict | None = None, history: dict | None = None) -> RunResult:
+    """The results table (``RESULT_COLUMNS`` + ``label``) and metrics of a finished run.
+
+    ``model`` may be None for a stored run whose model is not loaded (the app does not need
+    TensorFlow to show a stored run's table, map and scores); ``history`` then gives the
+    per-epoch losses, which otherwise come from the model."""
     seconds = dict(seconds or {})
     seconds["total"] = round(sum(v for k, v in seconds.items() if k != "total"), 3)
     table = pd.DataFrame({
@@ -265,8 +269,9 @@ def assemble(config: RunConfig, model: ConvAutoencoder, embedding: Embedding, cl
             "n_train_images": len(train_set),
             "image_shape": list(analysis_set.image_shape),
         },
-        "model": {"preset": model.preset, "latent_size": model.n_latent_, "method": config.resolved_method()},
-        "history": model.history_,
+        "model": {"preset": config.preset, "latent_size": int(embedding.latent.shape[1]),
+                  "method": config.resolved_method()},
+        "history": model.history_ if history is None else history,
         "seconds": seconds,
         "anomaly_threshold": analysis.anomaly_threshold(embedding.anomaly_score, config.contamination),
     }

@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,17 +111,32 @@ class RunStore:
 
     def load(self, key: str) -> tuple[ConvAutoencoder, Embedding, dict]:
         """(model, embedding, record) of a stored run. Raises KeyError when it is missing or corrupt."""
+        embedding, record = self.load_embedding(key)
+        return self.load_model(key), embedding, record
+
+    def load_embedding(self, key: str) -> tuple[Embedding, dict]:
+        """(embedding, record) of a stored run, without the model (so without importing TensorFlow).
+        Raises KeyError when the run is missing or corrupt."""
         record = self.record(key)
-        folder = self.folder(key)
+        with self._reading(key), np.load(self.folder(key) / "embedding.npz", allow_pickle=False) as arrays:
+            embedding = Embedding(**{name: arrays[name] for name in arrays.files}, seconds=record["seconds"])
+        return embedding, record
+
+    def load_model(self, key: str) -> ConvAutoencoder:
+        """The fitted autoencoder of a stored run, with its training history."""
+        record = self.record(key)
+        with self._reading(key):
+            model = ConvAutoencoder.load(self.folder(key) / "model.keras")
+        model.history_ = record["history"]
+        return model
+
+    @contextmanager
+    def _reading(self, key: str):
         try:
-            model = ConvAutoencoder.load(folder / "model.keras")
-            with np.load(folder / "embedding.npz", allow_pickle=False) as arrays:
-                embedding = Embedding(**{name: arrays[name] for name in arrays.files}, seconds=record["seconds"])
+            yield
         except Exception as error:  # the files changed on disk after their hashes were checked
             raise UserInputError(f"the stored run {key} could not be read ({type(error).__name__}); "
                                  "press Run to compute it again") from error
-        model.history_ = record["history"]
-        return model, embedding, record
 
     def _save(self, key, config, model, embedding, train_set, analysis_set) -> None:
         folder = self.folder(key)

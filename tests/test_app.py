@@ -1,6 +1,7 @@
 """The dashboard under Streamlit's AppTest: every page on digits after a short training, bad
 uploads, and no retraining when only the view changes."""
 
+import os
 import subprocess
 import sys
 
@@ -52,6 +53,24 @@ def test_first_paint_shows_the_builtin_data_without_tensorflow():
     assert done.returncode == 0, done.stderr[-2000:]
     metrics, imported = done.stdout.strip().splitlines()[-2:]
     assert "'1,797'" in metrics and "'8 × 8'" in metrics
+    assert imported == "False False"
+
+
+def test_a_restarted_app_shows_a_stored_run_without_tensorflow(trained_app):
+    """A fresh process opening a link to a stored run draws its map and scores from disk; the model
+    (and TensorFlow with it) is loaded only by pages that decode images."""
+    code = ("import sys; from streamlit.testing.v1 import AppTest; "
+            f"app = AppTest.from_file({APP!r}, default_timeout=60); "
+            "app.query_params.update(data='digits', epochs='3', page='latent_map'); app.run(); "
+            "assert not app.exception, app.exception; "
+            "print(len(app.get('plotly_chart')), [i.value for i in app.info]); "
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=180,
+                          env={**os.environ, cache.RUNS_DIR_ENV: os.environ[cache.RUNS_DIR_ENV]})
+    assert done.returncode == 0, done.stderr[-2000:]
+    shown, imported = done.stdout.strip().splitlines()[-2:]
+    charts, infos = shown.split(" ", 1)
+    assert int(charts) >= 1 and "No results" not in infos
     assert imported == "False False"
 
 
