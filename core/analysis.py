@@ -2,6 +2,9 @@
 
 Inputs are float arrays of shape (N, d) (a latent matrix, or flattened pixels for the raw-pixel
 baselines). Anomaly scores follow PyOD's convention everywhere: higher = more anomalous.
+
+scikit-learn, SciPy and umap-learn are imported inside the functions that use them: the app's
+sidebar imports this module for its limits before the first paint, which should not wait for them.
 """
 
 from __future__ import annotations
@@ -10,10 +13,6 @@ import sys
 import threading
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from sklearn import metrics
-from sklearn.cluster import KMeans
-from sklearn.ensemble import IsolationForest
 
 from core.errors import UserInputError
 
@@ -63,8 +62,10 @@ def check_n_clusters(n_clusters, n_images: int) -> int:
     return int(n_clusters)
 
 
-def fit_kmeans(features: np.ndarray, n_clusters: int, seed: int = 0) -> KMeans:
+def fit_kmeans(features: np.ndarray, n_clusters: int, seed: int = 0):
     """KMeans on (N, d) features; the fitted estimator has ``labels_`` (N,) and ``cluster_centers_`` (k, d)."""
+    from sklearn.cluster import KMeans
+
     n_clusters = check_n_clusters(n_clusters, len(features))
     return KMeans(n_clusters=n_clusters, n_init=10, random_state=seed).fit(features)
 
@@ -75,6 +76,8 @@ def isolation_forest_scores(features: np.ndarray, seed: int = 0, n_estimators: i
     The score is the negated ``score_samples``: the mean path length to isolate a point, mapped to
     (0, 1] (about 0.5 for ordinary points, near 1 for points isolated at once).
     """
+    from sklearn.ensemble import IsolationForest
+
     forest = IsolationForest(n_estimators=n_estimators, random_state=seed).fit(features)
     return -forest.score_samples(features)
 
@@ -245,6 +248,8 @@ def combined_anomaly_scores(latent: np.ndarray, cross_entropy: np.ndarray, train
 def clustering_accuracy(y_true, y_pred) -> float:
     """Share of images whose cluster maps to their label under the best one-to-one matching
     of clusters to labels (Hungarian algorithm). Clusters left unmatched count as wrong."""
+    from scipy.optimize import linear_sum_assignment
+
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     true_values, true_codes = np.unique(y_true, return_inverse=True)
     pred_values, pred_codes = np.unique(y_pred, return_inverse=True)
@@ -256,6 +261,8 @@ def clustering_accuracy(y_true, y_pred) -> float:
 
 def clustering_scores(y_true, y_pred) -> dict[str, float]:
     """{"accuracy", "nmi", "ari"} of a clustering against true labels."""
+    from sklearn import metrics
+
     return {
         "accuracy": clustering_accuracy(y_true, y_pred),
         "nmi": float(metrics.normalized_mutual_info_score(y_true, y_pred)),
@@ -265,6 +272,8 @@ def clustering_scores(y_true, y_pred) -> dict[str, float]:
 
 def anomaly_detection_scores(is_anomaly, scores) -> dict[str, float]:
     """{"auroc", "average_precision"} of anomaly scores (higher = more anomalous) against flags."""
+    from sklearn import metrics
+
     is_anomaly = np.asarray(is_anomaly, dtype=bool)
     if is_anomaly.all() or not is_anomaly.any():
         raise UserInputError("anomaly metrics need both anomalous and normal images")
@@ -280,6 +289,9 @@ def k_selection_scores(features: np.ndarray, cluster_counts, seed: int = 0, samp
     Returns one {"k", "inertia", "silhouette"} dict per k. The silhouette is computed on a seeded
     sample of at most ``sample_size`` images (its cost grows with N squared); inertia on all.
     """
+    from sklearn import metrics
+    from sklearn.cluster import KMeans
+
     rng = np.random.default_rng(seed)
     sample = rng.choice(len(features), size=min(sample_size, len(features)), replace=False)
     rows = []

@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from core.errors import UserInputError
-from core.model import PRESETS
+from core.presets import PRESETS
 
 
 class _OneLineParser(argparse.ArgumentParser):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import importlib.util
 import io
 import math
 import warnings
@@ -218,14 +219,26 @@ def check_image_count(n_images: int, name: str) -> None:
 
 
 def load_digits() -> ImageSet:
-    """scikit-learn's 1,797 8x8 grey digit images (values 0-16 scaled to [0, 1]) with labels 0-9."""
-    from sklearn.datasets import load_digits as sklearn_digits
+    """scikit-learn's 1,797 8x8 grey digit images (values 0-16 scaled to [0, 1]) with labels 0-9.
 
-    bunch = sklearn_digits()
-    images = (bunch.images / 16.0).astype(np.float32)[..., np.newaxis]
+    Read straight from the file scikit-learn ships (``sklearn/datasets/data/digits.csv.gz``: one
+    row of 64 pixels and the label per image) when it is there, without importing scikit-learn:
+    that import takes about 2 s, and the app's first page shows these images.
+    """
+    sklearn = importlib.util.find_spec("sklearn")
+    path = Path(sklearn.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz"
+    if path.is_file():
+        table = np.loadtxt(path, delimiter=",")
+        pixels, target = table[:, :-1].reshape(-1, 8, 8), table[:, -1]
+    else:
+        from sklearn.datasets import load_digits as sklearn_digits
+
+        bunch = sklearn_digits()
+        pixels, target = bunch.images, bunch.target
+    images = (pixels / 16.0).astype(np.float32)[..., np.newaxis]
     return ImageSet(
         images=images,
-        labels=bunch.target.astype(np.int64),
+        labels=target.astype(np.int64),
         ids=_index_ids(len(images)),
         name="digits",
         label_names=tuple(str(d) for d in range(10)),

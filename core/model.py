@@ -15,16 +15,14 @@ TensorFlow is imported only when a model is built or loaded.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from core.errors import UserInputError
+from core.presets import MAX_EPOCHS, PRESETS, Preset
 
-MAX_EPOCHS = 1000
 MAX_SCALED_EPOCHS = 300
 SMALL_DATA_MIN_BATCH = 32
 PREDICT_BATCH_SIZE = 1024
@@ -37,107 +35,6 @@ STEPS_PER_EXECUTION = 32
 # fits in parallel threads (two app sessions) would interleave their draws and each get weights that
 # depend on the other's timing; fits take turns instead, so a seed always gives the same model.
 _FIT_LOCK = threading.Lock()
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A network design with its training recipe.
-
-    ``build(image_shape, latent_dim)`` returns (encoder, decoder) Keras models: the encoder maps
-    (H, W, C) images to a latent tensor, the decoder maps that tensor back to (H, W, C).
-    ``min_steps``: when the epochs are left to the preset, small datasets get more epochs so that
-    training takes at least this many gradient steps.
-    """
-
-    name: str
-    description: str
-    build: Callable
-    loss: str
-    optimizer: str
-    learning_rate: float
-    epochs: int
-    batch_size: int
-    min_steps: int = 0
-
-
-def _padding(image_shape, factor):
-    height, width = image_shape[:2]
-    return (-height) % factor, (-width) % factor
-
-
-def _build_seed(image_shape, latent_dim=None):
-    """The 2018 tutorial's network: 28x28x1 -> 7x7x2 latent (98 numbers) -> 28x28x1."""
-    from keras import Input, Model, layers
-
-    pad_h, pad_w = _padding(image_shape, 4)
-    channels = image_shape[2]
-    inputs = Input(shape=image_shape)
-    x = layers.ZeroPadding2D(((0, pad_h), (0, pad_w)))(inputs)
-    x = layers.Conv2D(16, (3, 3), activation="relu", padding="same")(x)
-    x = layers.MaxPooling2D((2, 2), padding="same")(x)
-    x = layers.Conv2D(2, (3, 3), activation="relu", padding="same")(x)
-    latent = layers.MaxPooling2D((2, 2), padding="same")(x)
-    encoder = Model(inputs, latent, name="encoder")
-
-    latent_input = Input(shape=latent.shape[1:])
-    x = layers.Conv2D(2, (3, 3), activation="relu", padding="same")(latent_input)
-    x = layers.UpSampling2D((2, 2))(x)
-    x = layers.Conv2D(16, (3, 3), activation="relu", padding="same")(x)
-    x = layers.UpSampling2D((2, 2))(x)
-    x = layers.Conv2D(channels, (3, 3), activation="sigmoid", padding="same")(x)
-    outputs = layers.Cropping2D(((0, pad_h), (0, pad_w)))(x)
-    decoder = Model(latent_input, outputs, name="decoder")
-    return encoder, decoder
-
-
-def _build_default(image_shape, latent_dim=10):
-    """A dense autoencoder: flattened pixels -> 256 -> 128 -> ``latent_dim`` numbers, mirrored back.
-
-    Fully connected layers train several times faster per image than convolutions on a CPU and
-    give a latent whose neighbourhoods cluster well in a UMAP manifold (the N2D recipe).
-    """
-    from keras import Input, Model, layers
-
-    n_pixels = int(np.prod(image_shape))
-    inputs = Input(shape=image_shape)
-    x = layers.Flatten()(inputs)
-    x = layers.Dense(256, activation="relu")(x)
-    x = layers.Dense(128, activation="relu")(x)
-    latent = layers.Dense(latent_dim, name="latent")(x)
-    encoder = Model(inputs, latent, name="encoder")
-
-    latent_input = Input(shape=(latent_dim,))
-    x = layers.Dense(128, activation="relu")(latent_input)
-    x = layers.Dense(256, activation="relu")(x)
-    x = layers.Dense(n_pixels, activation="sigmoid")(x)
-    outputs = layers.Reshape(image_shape)(x)
-    decoder = Model(latent_input, outputs, name="decoder")
-    return encoder, decoder
-
-
-PRESETS = {
-    "seed": Preset(
-        name="seed",
-        description="The 2018 Keras tutorial's network: Conv 16, pool, Conv 2, pool; Adadelta, 3 epochs at batch 32",
-        build=_build_seed,
-        loss="binary_crossentropy",
-        optimizer="adadelta",
-        learning_rate=1.0,
-        epochs=3,
-        batch_size=32,
-    ),
-    "default": Preset(
-        name="default",
-        description="Dense 256-128 encoder with a 10-number bottleneck, mirrored; Adam, 8 epochs at batch 256",
-        build=_build_default,
-        loss="binary_crossentropy",
-        optimizer="adam",
-        learning_rate=2e-3,
-        epochs=8,
-        batch_size=256,
-        min_steps=1500,
-    ),
-}
 
 
 def as_images(X) -> np.ndarray:

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,9 @@ import pandas as pd
 from core import analysis
 from core.data import ImageSet, load_train_and_analysis_sets
 from core.errors import UserInputError
-from core.model import ConvAutoencoder
+
+if TYPE_CHECKING:  # imported where used: scikit-learn, which it needs, is slow to import
+    from core.model import ConvAutoencoder
 
 RESULT_COLUMNS = ["index", "cluster", "anomaly_score", "reconstruction_error", "map_x", "map_y"]
 
@@ -159,11 +162,15 @@ def check_settings(config: RunConfig, n_images: int) -> None:
     analysis.check_n_clusters(config.clusters, n_images)
     config.resolved_method()
     analysis.anomaly_threshold(np.zeros(2), config.contamination)
+    from core.model import ConvAutoencoder
+
     ConvAutoencoder(preset=config.preset, epochs=config.epochs, batch_size=config.batch_size).check_params(n_images)
 
 
 def train_model(config: RunConfig, train_set: ImageSet, callbacks=None) -> ConvAutoencoder:
     """Fit the configured autoencoder on ``train_set``."""
+    from core.model import ConvAutoencoder
+
     model = ConvAutoencoder(preset=config.preset, epochs=config.epochs, batch_size=config.batch_size,
                             seed=config.seed)
     return model.fit(train_set, callbacks=callbacks)

@@ -21,14 +21,17 @@ from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core import analysis
 from core.data import ImageSet
 from core.errors import UserInputError
-from core.model import ConvAutoencoder
 from core.pipeline import Embedding, RunConfig, embed, train_model, write_atomically
+
+if TYPE_CHECKING:  # imported where used: scikit-learn, which it needs, is slow to import
+    from core.model import ConvAutoencoder
 
 KEY_FIELDS = ("data", "train_data", "preset", "epochs", "batch_size", "seed", "method")
 FORMAT_VERSION = 1
@@ -126,6 +129,8 @@ class RunStore:
         """The fitted autoencoder of a stored run, with its training history."""
         record = self.record(key)
         with self._reading(key):
+            from core.model import ConvAutoencoder
+
             model = ConvAutoencoder.load(self.folder(key) / "model.keras")
         model.history_ = record["history"]
         return model
@@ -239,6 +244,8 @@ class TrainingJob:
 
     def __init__(self, store: RunStore, key: str, config: RunConfig, train_set: ImageSet, analysis_set: ImageSet):
         self.key = key
+        from core.model import ConvAutoencoder
+
         model = ConvAutoencoder(preset=config.preset, epochs=config.epochs, batch_size=config.batch_size)
         self.progress = Progress(epochs=model.resolved_epochs(len(train_set)))
         self._thread = threading.Thread(target=self._work, args=(store, config, train_set, analysis_set),

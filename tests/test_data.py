@@ -55,6 +55,11 @@ def test_digits_is_the_offline_builtin():
     assert_well_formed(digits, 1797, (8, 8, 1))
     assert sorted(set(digits.labels)) == list(range(10))
     assert digits.images.max() == 1.0
+    from sklearn.datasets import load_digits  # read from its file without scikit-learn: same images
+
+    reference = load_digits()
+    np.testing.assert_array_equal(digits.images[..., 0], (reference.images / 16.0).astype(np.float32))
+    np.testing.assert_array_equal(digits.labels, reference.target)
 
 
 def test_npz_in_the_seed_layout_is_a_split_source(tmp_path, mnist_test):

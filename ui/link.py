@@ -22,8 +22,8 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from core.analysis import MAX_CLUSTERS
-from core.model import MAX_EPOCHS, PRESETS
 from core.pipeline import METHODS, RunConfig
+from core.presets import MAX_EPOCHS, PRESETS
 
 APPLIED = "link-applied"
 AUTORUN = "link-autorun"

@@ -11,8 +11,8 @@ import streamlit as st
 from core import cache
 from core.analysis import MAX_CLUSTERS
 from core.errors import UserInputError
-from core.model import MAX_EPOCHS, PRESETS
 from core.pipeline import METHODS, RunConfig, check_settings, write_atomically
+from core.presets import MAX_EPOCHS, PRESETS
 from ui import link
 from ui.state import SELECTION, Selection, current_key, selected
 
