@@ -66,7 +66,8 @@ class RunConfig:
 METHODS = {
     "default": "clusters: Gaussian mixture in a 10-D UMAP manifold of the latent (N2D); anomaly score: "
                "cosine distance to the 50 nearest training images in the latent space plus reconstruction "
-               "cross-entropy, as robust z-scores against the training images",
+               "cross-entropy (with a separate training set, the larger of cross-entropy and squared error), "
+               "as robust z-scores against the training images",
     "seed": "clusters: KMeans on the latent; anomaly score: IsolationForest on the latent",
 }
 
@@ -188,7 +189,7 @@ def embed(model: ConvAutoencoder, analysis_set: ImageSet, config: RunConfig,
     with watch.stage("encode"):
         latent = model.transform(analysis_set)
         reconstruction = model.inverse_transform(latent)
-        reconstruction_error = np.mean((analysis_set.images - reconstruction) ** 2, axis=(1, 2, 3))
+        reconstruction_error = _squared_error(analysis_set.images, reconstruction)
     with watch.stage("anomaly"):
         anomaly_score = anomaly_scores(model, analysis_set, latent, reconstruction, method,
                                        seed=config.seed, train_set=train_set)
@@ -231,10 +232,17 @@ def anomaly_scores(model: ConvAutoencoder, analysis_set: ImageSet, latent: np.nd
                                                 same_set=True, seed=seed)
     train_latent = model.transform(train_set)
     sample = analysis.reference_sample(len(train_latent), seed=seed)
-    reference_cross_entropy = analysis.cross_entropy_error(train_set.images[sample],
-                                                           model.inverse_transform(train_latent[sample]))
-    return analysis.combined_anomaly_scores(latent, cross_entropy, train_latent, reference_cross_entropy,
-                                            same_set=False, seed=seed)
+    reference_images = train_set.images[sample]
+    reference_reconstruction = model.inverse_transform(train_latent[sample])
+    return analysis.combined_anomaly_scores(
+        latent, cross_entropy, train_latent, analysis.cross_entropy_error(reference_images, reference_reconstruction),
+        same_set=False, seed=seed, squared_error=_squared_error(analysis_set.images, reconstruction),
+        reference_squared_error=_squared_error(reference_images, reference_reconstruction))
+
+
+def _squared_error(images: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
+    """Mean squared pixel error per image (N,) of (N, H, W, C) reconstructions against images."""
+    return np.mean((images - reconstructions) ** 2, axis=(1, 2, 3))
 
 
 def assign_clusters(embedding: Embedding, n_clusters: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
