@@ -9,6 +9,7 @@ sidebar imports this module for its limits before the first paint, which should 
 
 from __future__ import annotations
 
+import inspect
 import sys
 import threading
 
@@ -33,24 +34,44 @@ def import_umap():
     UMAP runs on one core, and without the GIL two of them (the map and the manifold) run side by
     side on two.
     """
-    if "umap" in sys.modules:
-        return sys.modules["umap"]
     import numba
 
-    plain_njit = numba.njit
+    with _UMAP_IMPORT_LOCK:  # every caller waits here until the first one's import has finished
+        if "umap" not in sys.modules:
+            plain_njit = numba.njit
+            numba.njit = caching_njit(plain_njit)
+            try:
+                import umap  # noqa: F401
+            finally:
+                numba.njit = plain_njit
+    import umap
 
-    def caching_njit(*args, **kwargs):
-        kwargs.setdefault("cache", True)
-        kwargs.setdefault("nogil", True)
-        return plain_njit(*args, **kwargs)
-
-    with _UMAP_IMPORT_LOCK:
-        numba.njit = caching_njit
-        try:
-            import umap
-        finally:
-            numba.njit = plain_njit
     return umap
+
+
+def caching_njit(plain_njit):
+    """``numba.njit`` with ``cache=True`` and ``nogil=True`` as defaults. Where numba finds no
+    folder it may write its cache to (read-only sources and home), the function compiles without
+    the cache, as umap-learn itself would, instead of failing."""
+
+    def njit(*args, **kwargs):
+        kwargs = {"cache": True, "nogil": True, **kwargs}
+        uncached = {**kwargs, "cache": False}
+        if args and inspect.isfunction(args[0]):  # njit(function, ...)
+            try:
+                return plain_njit(*args, **kwargs)
+            except RuntimeError:
+                return plain_njit(*args, **uncached)
+
+        def decorate(function):  # @njit(...) with options or a signature
+            try:
+                return plain_njit(*args, **kwargs)(function)
+            except RuntimeError:
+                return plain_njit(*args, **uncached)(function)
+
+        return decorate
+
+    return njit
 
 
 def check_n_clusters(n_clusters, n_images: int) -> int:

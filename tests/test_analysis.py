@@ -66,3 +66,15 @@ def test_map_2d_is_finite_and_reproducible(seed_model, mnist_2000):
     first = analysis.map_2d(latent, seed=3)
     assert first.shape == (300, 2) and np.isfinite(first).all()
     np.testing.assert_array_equal(first, analysis.map_2d(latent, seed=3))
+
+
+def test_umap_numba_cache_falls_back_to_compiling_when_nowhere_to_write():
+    import numba
+
+    njit = analysis.caching_njit(numba.njit)
+    namespace = {}
+    exec("def add(a, b):\n    return a + b\n", namespace)  # no source file: numba has no cache folder for it
+    with pytest.raises(RuntimeError):
+        numba.njit(cache=True)(namespace["add"])
+    assert njit(namespace["add"])(1, 2) == 3
+    assert njit(fastmath=True)(namespace["add"])(2.0, 3.0) == 5.0
