@@ -223,6 +223,12 @@ def robust_standardize(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return (scores - median) / max(high - low, 1e-12)
 
 
+def squared_error(images: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
+    """Mean squared pixel error per image (N,) of reconstructions against images, both (N, ...)
+    in [0, 1]: the results table's ``reconstruction_error``."""
+    return np.mean((images - reconstructions).reshape(len(images), -1) ** 2, axis=1)
+
+
 def cross_entropy_error(images: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
     """Mean binary cross-entropy per image (N,) in nats per pixel, of reconstructions against
     images (both (N, ...) in [0, 1]): the autoencoder's own training loss, image by image."""

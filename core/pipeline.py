@@ -189,7 +189,7 @@ def embed(model: ConvAutoencoder, analysis_set: ImageSet, config: RunConfig,
     with watch.stage("encode"):
         latent = model.transform(analysis_set)
         reconstruction = model.inverse_transform(latent)
-        reconstruction_error = _squared_error(analysis_set.images, reconstruction)
+        reconstruction_error = analysis.squared_error(analysis_set.images, reconstruction)
     with watch.stage("anomaly"):
         anomaly_score = anomaly_scores(model, analysis_set, latent, reconstruction, method,
                                        seed=config.seed, train_set=train_set)
@@ -236,13 +236,9 @@ def anomaly_scores(model: ConvAutoencoder, analysis_set: ImageSet, latent: np.nd
     reference_reconstruction = model.inverse_transform(train_latent[sample])
     return analysis.combined_anomaly_scores(
         latent, cross_entropy, train_latent, analysis.cross_entropy_error(reference_images, reference_reconstruction),
-        same_set=False, seed=seed, squared_error=_squared_error(analysis_set.images, reconstruction),
-        reference_squared_error=_squared_error(reference_images, reference_reconstruction))
+        same_set=False, seed=seed, squared_error=analysis.squared_error(analysis_set.images, reconstruction),
+        reference_squared_error=analysis.squared_error(reference_images, reference_reconstruction))
 
-
-def _squared_error(images: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
-    """Mean squared pixel error per image (N,) of (N, H, W, C) reconstructions against images."""
-    return np.mean((images - reconstructions) ** 2, axis=(1, 2, 3))
 
 
 def assign_clusters(embedding: Embedding, n_clusters: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
