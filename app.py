@@ -1,5 +1,6 @@
 """Latent explorer: `streamlit run app.py`. Builds the navigation and the shared sidebar, then
-runs the chosen page. Nothing heavy runs here: TensorFlow loads only when a model is needed.
+runs the chosen page. Nothing heavy runs here: TensorFlow loads in the background once the first
+page is drawn (core/warmup.py), and only while the selected settings have no stored run.
 
 The address bar always holds a link to the current view (ui/link.py): opening it in a fresh
 browser reads the data, settings, page, colouring and selection back from it.
@@ -28,4 +29,7 @@ if sidebar.render():
     sidebar.start_run()
 sidebar.start_linked_run()
 sidebar.share(next(name for name, page in pages.items() if page.url_path == navigation.url_path), navigation.url_path)
-navigation.run()
+try:
+    navigation.run()
+finally:  # the page is drawn (or stopped): load what a Run will need while the user looks at it
+    sidebar.warm_up_unless_stored()

@@ -17,7 +17,7 @@ import streamlit as st
 
 from core import analysis
 from core.data import ImageSet, load_train_and_analysis_sets
-from core.pipeline import RunConfig, RunResult, assemble, assign_clusters
+from core.pipeline import RunConfig, RunResult
 from core.runs import RunStore
 
 RUNS_DIR_ENV = "LATENT_EXPLORER_RUNS"
@@ -89,12 +89,10 @@ def trained_model(root: str, key: str):
 @st.cache_resource(show_spinner="Clustering…", max_entries=16)
 def run_result(root: str, key: str, config: RunConfig) -> RunResult:
     """The result of a stored run at the config's cluster count and contamination (``model`` None:
-    get it from :func:`trained_model` where needed)."""
-    embedding, record = stored_embedding(root, key)
+    get it from :func:`trained_model` where needed). A cluster count clustered before, in this
+    process or an earlier one, is read from the run folder."""
     bundle = load_data(config.data)
-    clusters, centers = assign_clusters(embedding, config.clusters, config.seed)
-    return assemble(config, None, embedding, clusters, centers, bundle.analysis, bundle.train, embedding.seconds,
-                    history=record["history"])
+    return run_store(root).result(key, config, bundle.analysis, bundle.train)
 
 
 @st.cache_data(show_spinner="Scoring k from 2 to 15…", max_entries=16)

@@ -160,12 +160,18 @@ def run_pipeline(
 
 def check_settings(config: RunConfig, n_images: int) -> None:
     """Raise UserInputError for settings that cannot work, before any training."""
-    analysis.check_n_clusters(config.clusters, n_images)
-    config.resolved_method()
-    analysis.anomaly_threshold(np.zeros(2), config.contamination)
+    check_analysis_settings(config, n_images)
     from core.model import ConvAutoencoder
 
     ConvAutoencoder(preset=config.preset, epochs=config.epochs, batch_size=config.batch_size).check_params(n_images)
+
+
+def check_analysis_settings(config: RunConfig, n_images: int) -> None:
+    """Raise UserInputError for a cluster count, method or contamination that cannot work (the
+    settings a stored run can change without training; checked without importing scikit-learn)."""
+    analysis.check_n_clusters(config.clusters, n_images)
+    config.resolved_method()
+    analysis.anomaly_threshold(np.zeros(2), config.contamination)
 
 
 def train_model(config: RunConfig, train_set: ImageSet, callbacks=None) -> ConvAutoencoder:
@@ -253,12 +259,13 @@ def assign_clusters(embedding: Embedding, n_clusters: int, seed: int = 0) -> tup
 
 def assemble(config: RunConfig, model: ConvAutoencoder | None, embedding: Embedding, clusters: np.ndarray,
              centers: np.ndarray, analysis_set: ImageSet, train_set: ImageSet,
-             seconds: dict | None = None, history: dict | None = None) -> RunResult:
+             seconds: dict | None = None, history: dict | None = None, scores: dict | None = None) -> RunResult:
     """The results table (``RESULT_COLUMNS`` + ``label``) and metrics of a finished run.
 
     ``model`` may be None for a stored run whose model is not loaded (the app does not need
     TensorFlow to show a stored run's table, map and scores); ``history`` then gives the
-    per-epoch losses, which otherwise come from the model."""
+    per-epoch losses, which otherwise come from the model. ``scores``: the :func:`evaluate`
+    result when it is known already (a stored clustering); None computes it."""
     seconds = dict(seconds or {})
     seconds["total"] = round(sum(v for k, v in seconds.items() if k != "total"), 3)
     table = pd.DataFrame({
@@ -286,7 +293,7 @@ def assemble(config: RunConfig, model: ConvAutoencoder | None, embedding: Embedd
         "seconds": seconds,
         "anomaly_threshold": analysis.anomaly_threshold(embedding.anomaly_score, config.contamination),
     }
-    metrics.update(evaluate(analysis_set, table))
+    metrics.update(evaluate(analysis_set, table) if scores is None else scores)
     return RunResult(config=config, model=model, table=table, latent=embedding.latent,
                      cluster_centers=centers, metrics=metrics)
 

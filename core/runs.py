@@ -2,11 +2,14 @@
 
 A run folder holds ``model.keras``, ``embedding.npz`` (latent matrix, reconstruction error,
 anomaly score and 2-D map of the analysed images) and ``run.json`` (config, history, timings and
-the sha256 of the two other files). Every file is written atomically and ``run.json`` last, so a
+the sha256 of the two other files). ``clusters/`` keeps each cluster count's labels, centres and
+scores once computed, so a restarted app shows a stored run without clustering it again (and
+without importing scikit-learn). Every file is written atomically and ``run.json`` last, so a
 folder without a valid ``run.json``, or whose files do not match their recorded hashes, is treated
 as missing and trained again: it never crashes a reader and never serves wrong results.
 
 The cluster count and contamination are not part of the key: changing them never retrains.
+A clustering file that cannot be read, or does not fit its run, is computed and written again.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import logging
 import threading
 import time
+import zipfile
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,10 +29,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core import analysis
 from core.data import ImageSet
 from core.errors import UserInputError
-from core.pipeline import Embedding, RunConfig, embed, train_model, write_atomically
+from core.pipeline import (
+    Embedding,
+    RunConfig,
+    RunResult,
+    assemble,
+    assign_clusters,
+    embed,
+    train_model,
+    write_atomically,
+)
 
 if TYPE_CHECKING:  # imported where used: scikit-learn, which it needs, is slow to import
     from core.model import ConvAutoencoder
@@ -110,7 +122,29 @@ class RunStore:
             embedding.seconds = {"train": train_seconds, **embedding.seconds}
             self._save(key, config, model, embedding, train_set, analysis_set)
             self.trainings += 1
-            return True
+        if on_stage is not None:
+            on_stage("cluster")
+        self.result(key, config, analysis_set, train_set)  # clusters at the run's k, kept on disk
+        return True
+
+    def result(self, key: str, config: RunConfig, analysis_set: ImageSet, train_set: ImageSet) -> RunResult:
+        """The stored run at the config's cluster count and contamination, with ``model`` None.
+
+        The clustering at that count (and seed) is read from the run folder, or computed and written
+        there. Raises KeyError when the run is missing or corrupt.
+        """
+        embedding, record = self.load_embedding(key)
+        stored = self._read_clustering(key, config.clusters, config.seed, len(embedding.latent))
+        if stored is not None:
+            clusters, centers, scores = stored
+            return assemble(config, None, embedding, clusters, centers, analysis_set, train_set, embedding.seconds,
+                            history=record["history"], scores=scores)
+        clusters, centers = assign_clusters(embedding, config.clusters, config.seed)
+        result = assemble(config, None, embedding, clusters, centers, analysis_set, train_set, embedding.seconds,
+                          history=record["history"])
+        scores = {name: result.metrics[name] for name in ("clustering", "anomaly") if name in result.metrics}
+        self._write_clustering(key, config.clusters, config.seed, clusters, centers, scores)
+        return result
 
     def load(self, key: str) -> tuple[ConvAutoencoder, Embedding, dict]:
         """(model, embedding, record) of a stored run. Raises KeyError when it is missing or corrupt."""
@@ -134,6 +168,32 @@ class RunStore:
             model = ConvAutoencoder.load(self.folder(key) / "model.keras")
         model.history_ = record["history"]
         return model
+
+    def _clustering_path(self, key: str, n_clusters: int, seed: int) -> Path:
+        return self.folder(key) / "clusters" / f"k{int(n_clusters)}-seed{int(seed)}.npz"
+
+    def _read_clustering(self, key: str, n_clusters: int, seed: int, n_images: int):
+        """(clusters (N,), centres (k, d), scores) stored for this count and seed; None when absent,
+        unreadable or not of this run's shape."""
+        try:
+            with np.load(self._clustering_path(key, n_clusters, seed), allow_pickle=False) as arrays:
+                clusters, centers = arrays["clusters"].astype(int), arrays["centers"]
+                scores = json.loads(str(arrays["scores"]))
+            fits = (clusters.shape == (n_images,) and centers.shape[0] == n_clusters and
+                    clusters.min() >= 0 and clusters.max() < n_clusters and isinstance(scores, dict))
+            return (clusters, centers, scores) if fits else None
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
+            return None
+
+    def _write_clustering(self, key, n_clusters, seed, clusters, centers, scores) -> None:
+        path = self._clustering_path(key, n_clusters, seed)
+        try:
+            path.parent.mkdir(exist_ok=True)
+            arrays = {"clusters": np.asarray(clusters, dtype=np.int32), "centers": np.asarray(centers),
+                      "scores": np.array(json.dumps(scores))}
+            write_atomically(path, lambda temporary: _save_npz(temporary, arrays), suffix=".npz")
+        except OSError:  # a read-only runs folder: the clustering is computed again next time
+            logging.getLogger(__name__).warning("could not keep the clustering in %s", path)
 
     @contextmanager
     def _reading(self, key: str):
@@ -177,20 +237,6 @@ class RunStore:
             return None
 
 
-_warm_up_lock = threading.Lock()
-_warm_up_thread: threading.Thread | None = None
-
-
-def _start_numba_warm_up() -> None:
-    """Compile UMAP's numba code once per process in a background thread, while the first model
-    trains, so the first map does not pay for it (see ``analysis.warm_up_numba``)."""
-    global _warm_up_thread
-    with _warm_up_lock:
-        if _warm_up_thread is None:
-            _warm_up_thread = threading.Thread(target=analysis.warm_up_numba, name="numba-warm-up", daemon=True)
-            _warm_up_thread.start()
-
-
 def _save_npz(path, arrays: dict) -> None:
     with open(path, "wb") as file:
         np.savez(file, **arrays)
@@ -208,7 +254,7 @@ def _sha256(path: Path) -> str:
 class Progress:
     """What a training job has done so far; written by its thread, read by pages.
 
-    ``stage`` is "queued", "train", "encode", "anomaly", "map", "done" or "failed". ``step`` counts
+    ``stage`` is "queued", "train", "encode", "anomaly", "map", "cluster", "done" or "failed". ``step`` counts
     gradient steps within the current epoch, of ``steps`` per epoch. ``history`` holds the finished
     epochs' mean loss and val_loss.
     """
@@ -226,7 +272,7 @@ class Progress:
     @property
     def fraction(self) -> float:
         """Share of training done, 0 to 1 (by epochs and steps)."""
-        if self.stage in ("encode", "anomaly", "map", "done"):
+        if self.stage in ("encode", "anomaly", "map", "cluster", "done"):
             return 1.0
         within = self.step / self.steps if self.steps else 0.0
         return min(1.0, (self.epoch + within) / max(self.epochs, 1))

@@ -2,12 +2,14 @@
 config, atomic and verified run artifacts that are recomputed when damaged, runs served from disk
 after a restart, and identical results for the same config and seed."""
 
+import dataclasses
 import json
 import shutil
 import threading
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -160,6 +162,46 @@ def test_a_damaged_artifact_is_detected_and_recomputed(case, stored_run, digits_
         assert store.train(key, small_config(0), digits_300, digits_300)
         assert store.trainings == 1 and store.has(key)
         assert_same_arrays(embedding_arrays(store, key), arrays)
+
+
+def test_a_clustering_is_kept_with_its_run_and_read_back_after_a_restart(stored_run, digits_300, tmp_path,
+                                                                           monkeypatch):
+    """Each cluster count's labels and scores are written once; a restarted store reads them back
+    instead of clustering again (the app then shows a stored run without scikit-learn)."""
+    import core.runs
+
+    root, key, _ = stored_run
+    shutil.copytree(root / key, tmp_path / key)
+    assert (tmp_path / key / "clusters" / "k10-seed0.npz").is_file()  # written when the run trained
+    config = dataclasses.replace(small_config(0), clusters=4)
+    first = RunStore(tmp_path).result(key, config, digits_300, digits_300)
+    assert first.table["cluster"].nunique() == 4 and 0 < first.metrics["clustering"]["accuracy"] <= 1
+
+    def no_clustering(*args, **kwargs):
+        raise AssertionError("a stored clustering was computed again")
+
+    monkeypatch.setattr(core.runs, "assign_clusters", no_clustering)
+    again = RunStore(tmp_path).result(key, config, digits_300, digits_300)
+    pd.testing.assert_frame_equal(again.table, first.table)
+    assert again.metrics["clustering"] == first.metrics["clustering"]
+
+
+def wrong_shape(path):
+    np.savez(path, clusters=np.zeros(5, dtype=np.int32), centers=np.zeros((10, 98)), scores=np.array("{}"))
+
+
+@pytest.mark.parametrize("damage", [truncate, wrong_shape, lambda p: p.write_text("junk")],
+                         ids=["truncated", "wrong-shape", "junk"])
+def test_a_damaged_clustering_file_is_computed_and_written_again(damage, stored_run, digits_300, tmp_path):
+    root, key, _ = stored_run
+    shutil.copytree(root / key, tmp_path / key)
+    path = tmp_path / key / "clusters" / "k10-seed0.npz"
+    expected = RunStore(tmp_path).result(key, small_config(0), digits_300, digits_300)
+    damage(path)
+    store = RunStore(tmp_path)
+    got = store.result(key, small_config(0), digits_300, digits_300)
+    pd.testing.assert_frame_equal(got.table, expected.table)
+    assert store._read_clustering(key, 10, 0, len(digits_300)) is not None  # readable again
 
 
 def test_a_run_damaged_after_its_job_finished_trains_again_in_the_same_process(tmp_path, stored_run, digits_300):

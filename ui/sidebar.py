@@ -8,10 +8,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import cache
+from core import cache, warmup
 from core.analysis import MAX_CLUSTERS
 from core.errors import UserInputError
-from core.pipeline import METHODS, RunConfig, check_settings, write_atomically
+from core.pipeline import METHODS, RunConfig, check_analysis_settings, check_settings, write_atomically
 from core.presets import MAX_EPOCHS, PRESETS
 from ui import link
 from ui.state import SELECTION, Selection, current_key, selected
@@ -155,16 +155,32 @@ def start_linked_run() -> None:
         _start()
 
 
+def warm_up_unless_stored() -> None:
+    """After a script run: when the selected settings have no stored run, start loading TensorFlow,
+    scikit-learn and UMAP in the background (core/warmup.py), so that pressing Run does not wait."""
+    chosen = st.session_state.get(SELECTION)
+    if chosen is None or not chosen.ready:
+        return
+    try:
+        bundle = cache.load_data(chosen.config.data)
+    except UserInputError:
+        return
+    if not cache.store().has(current_key(bundle)):
+        warmup.start()
+
+
 def _start() -> bool:
     """Start the selected run unless it is stored; False (with one error line) for bad input."""
     chosen = st.session_state[SELECTION]
     try:
         bundle = cache.load_data(chosen.config.data)
+        check_analysis_settings(chosen.config, len(bundle.analysis))
+        key = current_key(bundle)
+        if cache.store().has(key):  # trained before with these model settings: nothing to start
+            return True
         check_settings(chosen.config, len(bundle.analysis))
     except UserInputError as error:
         st.error(str(error))
         return False
-    key = current_key(bundle)
-    if not cache.store().has(key):
-        cache.store().start(key, chosen.config, bundle.train, bundle.analysis)
+    cache.store().start(key, chosen.config, bundle.train, bundle.analysis)
     return True

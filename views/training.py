@@ -24,7 +24,8 @@ def live_progress():
         text += f", step {progress.step} of {progress.steps}"
     if progress.stage != "train":
         text = {"queued": "Starting…", "encode": "Encoding the images…", "anomaly": "Scoring anomalies…",
-                "map": "Drawing the 2-D map and the clustering manifold (UMAP)…"}.get(progress.stage, progress.stage)
+                "map": "Drawing the 2-D map and the clustering manifold (UMAP)…",
+                "cluster": "Clustering…"}.get(progress.stage, progress.stage)
     elif left is not None:
         text += f", about {left:.0f} s left"
     st.progress(progress.fraction, text=text)
