@@ -48,25 +48,24 @@ def as_images(X) -> np.ndarray:
     return images
 
 
-def _image_batches(images: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
-    """A tf.data pipeline of (images, images) batches from (N, H, W, C) images. With a
-    ``shuffle_seed`` it repeats forever, reshuffled (seeded) on every pass, so that ``fit`` keeps
-    one iterator for all epochs. Batches are gathered by index from one copy of the images (the
-    way Keras handles arrays), with less work per epoch than ``fit`` on arrays."""
+def _image_batches(images: np.ndarray, batch_size: int, seed: int):
+    """An endless tf.data pipeline of (images, images) training batches from (N, H, W, C) images.
+
+    The images are reshuffled (seeded) on every pass and cut into full batches that run on from one
+    pass into the next: ``fit`` keeps one iterator for all epochs, and every batch has the same
+    shape (XLA compiles a train function per shape). Batches are gathered by index from one copy of
+    the images (the way Keras handles arrays), with less work per epoch than ``fit`` on arrays."""
     import tensorflow as tf
 
-    indices = tf.data.Dataset.range(len(images))
-    if shuffle_seed is not None:
-        indices = indices.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
+    batches = (tf.data.Dataset.range(len(images))
+               .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+               .repeat().batch(batch_size, drop_remainder=True))
     everything = tf.data.Dataset.from_tensors(images).repeat()
 
     def gather(batch_indices, all_images):
         batch = tf.gather(all_images, batch_indices)
         return batch, batch
 
-    batches = indices.batch(batch_size)
-    if shuffle_seed is not None:
-        batches = batches.repeat()
     return tf.data.Dataset.zip((batches, everything)).map(gather).prefetch(2)
 
 
@@ -205,11 +204,12 @@ class ConvAutoencoder(TransformerMixin, BaseEstimator):
         self._assemble()
         optimizer = keras.optimizers.get({"class_name": recipe.optimizer,
                                           "config": {"learning_rate": recipe.learning_rate}})
-        self.model_.compile(optimizer=optimizer, loss=recipe.loss, steps_per_execution=STEPS_PER_EXECUTION)
+        self.model_.compile(optimizer=optimizer, loss=recipe.loss, steps_per_execution=STEPS_PER_EXECUTION,
+                            jit_compile=recipe.jit_compile)
         batch_size = min(batch_size, len(train))
         validation_loss = [_validation_loss_callback(validation, recipe.loss)] if n_validation else []
         history = self.model_.fit(
-            _image_batches(train, batch_size, shuffle_seed=int(self.seed)),
+            _image_batches(train, batch_size, seed=int(self.seed)),
             epochs=epochs,
             steps_per_epoch=-(-len(train) // batch_size),
             shuffle=False,
@@ -217,6 +217,7 @@ class ConvAutoencoder(TransformerMixin, BaseEstimator):
             verbose=self.verbose,
         )
         self.history_ = {key: [float(v) for v in values] for key, values in history.history.items()}
+        self.model_.jit_compile = False  # predictions run once per batch size: not worth an XLA compile
         return self
 
     def _n_validation(self, n_images: int) -> int:
@@ -276,6 +277,8 @@ class ConvAutoencoder(TransformerMixin, BaseEstimator):
     def load(cls, path) -> ConvAutoencoder:
         """Load a model written by :meth:`save`, with Keras' ``safe_mode`` (no code runs)."""
         import keras
+
+        import core.layers  # noqa: F401  (registers the seed network's layers for loading)
 
         path = Path(path)
         try:

@@ -22,7 +22,8 @@ class Preset:
     ``build(image_shape, latent_dim)`` returns (encoder, decoder) Keras models: the encoder maps
     (H, W, C) images to a latent tensor, the decoder maps that tensor back to (H, W, C).
     ``min_steps``: when the epochs are left to the preset, small datasets get more epochs so that
-    training takes at least this many gradient steps.
+    training takes at least this many gradient steps. ``jit_compile``: train with XLA (it fuses the
+    seed network's slices and products; it does not speed up the dense network).
     """
 
     name: str
@@ -34,6 +35,7 @@ class Preset:
     epochs: int
     batch_size: int
     min_steps: int = 0
+    jit_compile: bool = False
 
 
 def _padding(image_shape, factor):
@@ -42,25 +44,31 @@ def _padding(image_shape, factor):
 
 
 def _build_seed(image_shape, latent_dim=None):
-    """The 2018 tutorial's network: 28x28x1 -> 7x7x2 latent (98 numbers) -> 28x28x1."""
+    """The 2018 tutorial's network: 28x28x1 -> 7x7x2 latent (98 numbers) -> 28x28x1.
+
+    Its convolutions and poolings are :mod:`core.layers`' subclasses of Keras' own, with the same
+    weights and outputs, computed in a form that trains several times faster on a CPU.
+    """
     from keras import Input, Model, layers
+
+    from core.layers import BlockMaxPooling2D, ShiftConv2D
 
     pad_h, pad_w = _padding(image_shape, 4)
     channels = image_shape[2]
     inputs = Input(shape=image_shape)
     x = layers.ZeroPadding2D(((0, pad_h), (0, pad_w)))(inputs)
-    x = layers.Conv2D(16, (3, 3), activation="relu", padding="same")(x)
-    x = layers.MaxPooling2D((2, 2), padding="same")(x)
-    x = layers.Conv2D(2, (3, 3), activation="relu", padding="same")(x)
-    latent = layers.MaxPooling2D((2, 2), padding="same")(x)
+    x = ShiftConv2D(16, (3, 3), activation="relu", padding="same")(x)
+    x = BlockMaxPooling2D((2, 2), padding="same")(x)
+    x = ShiftConv2D(2, (3, 3), activation="relu", padding="same")(x)
+    latent = BlockMaxPooling2D((2, 2), padding="same")(x)
     encoder = Model(inputs, latent, name="encoder")
 
     latent_input = Input(shape=latent.shape[1:])
-    x = layers.Conv2D(2, (3, 3), activation="relu", padding="same")(latent_input)
+    x = ShiftConv2D(2, (3, 3), activation="relu", padding="same")(latent_input)
     x = layers.UpSampling2D((2, 2))(x)
-    x = layers.Conv2D(16, (3, 3), activation="relu", padding="same")(x)
+    x = ShiftConv2D(16, (3, 3), activation="relu", padding="same")(x)
     x = layers.UpSampling2D((2, 2))(x)
-    x = layers.Conv2D(channels, (3, 3), activation="sigmoid", padding="same")(x)
+    x = ShiftConv2D(channels, (3, 3), activation="sigmoid", padding="same")(x)
     outputs = layers.Cropping2D(((0, pad_h), (0, pad_w)))(x)
     decoder = Model(latent_input, outputs, name="decoder")
     return encoder, decoder
@@ -101,6 +109,7 @@ PRESETS = {
         learning_rate=1.0,
         epochs=3,
         batch_size=32,
+        jit_compile=True,
     ),
     "default": Preset(
         name="default",

@@ -19,22 +19,83 @@ def test_seed_preset_latent_has_98_numbers_and_its_loss_drops(mnist_2000):
     assert model.history_["val_loss"][1] < model.history_["val_loss"][0]
 
 
-def test_any_image_size_round_trips_and_the_model_saves_and_loads(tmp_path, mnist_2000):
+@pytest.mark.parametrize("preset, latent_size", [("default", 10), ("seed", 98)])
+def test_any_image_size_round_trips_and_the_model_saves_and_loads(tmp_path, mnist_2000, preset, latent_size):
     # Real digits cropped to an odd size, in colour: 27 x 25 x 3 is no multiple of the 4x downsampling.
     images = np.repeat(mnist_2000.images[:300, :27, 1:26, :], 3, axis=-1)
-    model = ConvAutoencoder(preset="default", epochs=2, seed=0).fit(images)
+    model = ConvAutoencoder(preset=preset, epochs=2, seed=0).fit(images)
 
     latent = model.transform(images)
-    assert latent.shape == (300, 10)
+    assert latent.shape == (300, latent_size)
     assert model.inverse_transform(latent).shape == images.shape
     errors = model.reconstruction_error(images)
     assert errors.shape == (300,) and np.all(errors >= 0)
 
     path = model.save(tmp_path / "model.keras")
     loaded = ConvAutoencoder.load(path)
-    assert loaded.preset == "default"
+    assert loaded.preset == preset
     np.testing.assert_allclose(loaded.transform(images), latent, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(loaded.reconstruction_error(images), errors, rtol=1e-4, atol=1e-6)
+
+
+CONVOLUTIONS = [  # (input shape, filters, Conv2D options): the seed network's five, an odd shape, and
+    ((3, 28, 28, 1), 16, {}), ((3, 14, 14, 16), 2, {}), ((3, 7, 7, 2), 2, {}),  # shapes the shifts
+    ((3, 14, 14, 2), 16, {}), ((3, 28, 28, 16), 1, {}), ((2, 9, 5, 3), 4, {}),  # do not cover
+    ((2, 9, 5, 3), 4, {"strides": 2}), ((2, 9, 5, 3), 4, {"kernel_size": 5}), ((2, 9, 5, 3), 4, {"padding": "valid"}),
+]
+
+
+@pytest.mark.parametrize("shape, filters, options", CONVOLUTIONS)
+def test_the_shift_convolution_equals_keras_conv2d_and_so_do_its_gradients(shape, filters, options):
+    import keras
+    import tensorflow as tf
+
+    from core.layers import ShiftConv2D
+
+    rng = np.random.default_rng(0)
+    options = {"kernel_size": 3, "padding": "same", "activation": "relu", **options}
+    reference, fast = keras.layers.Conv2D(filters, **options), ShiftConv2D(filters, **options)
+    reference.build(shape)
+    fast.build(shape)
+    weights = [rng.normal(size=w.shape).astype("float32") for w in reference.get_weights()]
+    reference.set_weights(weights)
+    fast.set_weights(weights)
+    images = tf.constant(rng.random(shape, dtype=np.float32))
+
+    def outputs_and_gradients(layer):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            outputs = layer(images)
+            weighted = tf.reduce_sum(outputs * np.linspace(0.5, 1.5, outputs.shape[-1], dtype=np.float32))
+        return [outputs, *tape.gradient(weighted, [images, *layer.trainable_weights])]
+
+    for got, expected in zip(outputs_and_gradients(fast), outputs_and_gradients(reference)):
+        scale = float(tf.reduce_max(tf.abs(expected))) + 1e-6
+        np.testing.assert_allclose(got.numpy() / scale, expected.numpy() / scale, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape, pool", [((3, 28, 28, 16), 2), ((3, 14, 14, 2), 2), ((2, 9, 6, 3), 3), ((2, 7, 7, 2), 2)])
+def test_the_block_max_pooling_equals_keras_max_pooling_behind_a_relu(shape, pool):
+    """Equal outputs and input gradients (behind a ReLU, where tied maxima are zeros); a 7 x 7 input
+    (not divisible) falls back to Keras' own pooling."""
+    import keras
+    import tensorflow as tf
+
+    from core.layers import BlockMaxPooling2D
+
+    images = tf.constant(np.random.default_rng(0).normal(size=shape).astype("float32"))
+
+    def outputs_and_gradient(layer):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            outputs = layer(tf.nn.relu(images))
+            weighted = tf.reduce_sum(outputs * np.linspace(0.5, 1.5, outputs.shape[-1], dtype=np.float32))
+        return outputs.numpy(), tape.gradient(weighted, images).numpy()
+
+    got = outputs_and_gradient(BlockMaxPooling2D(pool, padding="same"))
+    expected = outputs_and_gradient(keras.layers.MaxPooling2D(pool, padding="same"))
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_allclose(got[1], expected[1], atol=1e-6)
 
 
 def test_it_composes_in_a_sklearn_pipeline():
