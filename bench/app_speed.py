@@ -11,7 +11,10 @@ subprocess through $LATENT_EXPLORER_RUNS and deleted at the end.
 
 Measurements:
 - first paint: wall seconds of the first ``AppTest.from_file("app.py").run()`` in a fresh process
-  (median of --paints processes), and whether ``tensorflow`` / ``keras`` were imported by it.
+  (median of --paints processes), and whether its script thread imported TensorFlow, Keras or scikit-learn.
+- digits run: in that session, after the first paint and the background imports it starts
+  (core/warmup.py; a user reads the first page meanwhile), seconds from pressing Run to the job
+  done: training, map, manifold and clusters at the default settings.
 - page switch: one session presses Run, waits for the background training to finish, visits every
   page once (a first visit may fill caches), then visits every page --rounds more times; the
   seconds of each ``switch_page(...).run()`` (the whole script run, sidebar included).
@@ -48,6 +51,7 @@ RESULTS_VIEW = "views/latent_map.py"  # the page a restart opens to see the stor
 FIRST_PAINT_TARGET = 3.0
 SWITCH_TARGET = 0.3
 RESTART_TARGET = 3.0
+DIGITS_TARGET = 10.0
 
 
 def check_page(app, what: str) -> None:
@@ -66,8 +70,28 @@ def timed_run(app, view: str | None = None) -> float:
     return seconds
 
 
+class FirstImports:
+    """A meta-path finder that records the thread first importing each slow package (the first
+    paint's script thread must not; the warm-up thread after it does)."""
+
+    SLOW = ("tensorflow", "keras", "sklearn")
+
+    def __init__(self):
+        self.threads: dict[str, str] = {}
+
+    def find_spec(self, name, path=None, target=None):
+        importing = sys._getframe(2).f_code.co_name == "_find_and_load_unlocked"  # not importlib.util.find_spec
+        if importing and name in self.SLOW:
+            import threading
+
+            self.threads.setdefault(name, threading.current_thread().name)
+        return None
+
+
 def first_paint(args) -> dict:
-    """The first script run of a fresh process, and what it imported."""
+    """The first script run of a fresh process, and which slow packages its script thread imported."""
+    imports = FirstImports()
+    sys.meta_path.insert(0, imports)
     start = time.perf_counter()
     from streamlit.testing.v1 import AppTest
     import_seconds = time.perf_counter() - start
@@ -76,18 +100,21 @@ def first_paint(args) -> dict:
     metrics = [m.value for m in app.metric]
     if "1,797" not in metrics:
         raise RuntimeError(f"the first paint does not show the digits: metrics {metrics}")
-    return {"seconds": seconds, "import_seconds": import_seconds,
-            "tensorflow": "tensorflow" in sys.modules, "keras": "keras" in sys.modules}
+    by_script = sorted(name for name, thread in imports.threads.items() if thread != "warm-up")
+    return {"seconds": seconds, "import_seconds": import_seconds, "imported_by_script": by_script}
 
 
 def page_switch(args) -> dict:
     """Train once with default settings, then time every page switch."""
     from streamlit.testing.v1 import AppTest
 
-    from core import cache
+    from core import cache, warmup
 
     app = AppTest.from_file(APP, default_timeout=600)
     timed_run(app)
+    start = time.perf_counter()
+    warmup.start().join()  # as a user reading the first page would: the background imports finish
+    warm_up_seconds = time.perf_counter() - start
     if args.epochs:
         app.number_input(key="epochs-default").set_value(args.epochs).run()
     start = time.perf_counter()
@@ -111,7 +138,8 @@ def page_switch(args) -> dict:
             later[view].append(timed_run(app, view))
     if not app.get("download_button"):  # the last page, Export, shows the stored run's files
         raise RuntimeError("the Export page shows no downloads after the run")
-    return {"train_seconds": train_seconds, "first": first, "later": later, "trainings": store.trainings}
+    return {"train_seconds": train_seconds, "warm_up_seconds": warm_up_seconds, "first": first, "later": later,
+            "trainings": store.trainings}
 
 
 def profiled(args, what: str, measure):
@@ -197,13 +225,16 @@ def print_table(paints: list[dict], switch: dict, restarts: list[dict]) -> None:
     rows.append((f"first paint (median of {len(paints)} fresh processes: "
                  + ", ".join(f"{p['seconds']:.2f}" for p in paints) + ")",
                  f"{paint:.2f}", f"<= {FIRST_PAINT_TARGET:g} s", verdict(paint <= FIRST_PAINT_TARGET)))
-    imported = [name for name in ("tensorflow", "keras") if any(p[name] for p in paints)]
-    rows.append(("first paint: tensorflow / keras in sys.modules", "yes: " + ", ".join(imported) if imported else "no",
-                 "no", verdict(not imported)))
+    imported = sorted({name for p in paints for name in p["imported_by_script"]})
+    rows.append(("first paint: TensorFlow, Keras or scikit-learn imported by it (the warm-up thread's imports "
+                 "after it excluded)", "yes: " + ", ".join(imported) if imported else "no", "no", verdict(not imported)))
     rows.append(("first paint: importing streamlit.testing.v1 before it (median)",
                  f"{statistics.median(p['import_seconds'] for p in paints):.2f}", "-", "info"))
-    rows.append(("training the run (Run pressed to job done)",
-                 f"{switch['train_seconds']:.1f}", "-", "info"))
+    rows.append(("background imports after the first paint (TensorFlow, scikit-learn, UMAP), waited for",
+                 f"{switch['warm_up_seconds']:.1f}", "-", "info"))
+    rows.append(("the full run on the built-in digits, after them (Run pressed to job done: training, map, "
+                 "clusters)", f"{switch['train_seconds']:.1f}", f"<= {DIGITS_TARGET:g} s",
+                 verdict(switch['train_seconds'] <= DIGITS_TARGET)))
     for view in VIEWS:
         rows.append((f"page switch: {page_name(view)}, first visit after the run", f"{switch['first'][view]:.3f}",
                      "-", "info"))
