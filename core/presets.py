@@ -22,8 +22,9 @@ class Preset:
     ``build(image_shape, latent_dim)`` returns (encoder, decoder) Keras models: the encoder maps
     (H, W, C) images to a latent tensor, the decoder maps that tensor back to (H, W, C).
     ``min_steps``: when the epochs are left to the preset, small datasets get more epochs so that
-    training takes at least this many gradient steps. ``jit_compile``: train with XLA (it fuses the
-    seed network's slices and products; it does not speed up the dense network).
+    training takes at least this many gradient steps. ``jit_compile``: train with XLA when the training
+    is long enough to repay its compilation (``core.model.XLA_MIN_IMAGES``); it fuses the seed
+    network's slices and products, and does not speed up the dense network.
     """
 
     name: str

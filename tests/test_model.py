@@ -137,3 +137,29 @@ def test_loading_refuses_non_models_and_lambda_layers(tmp_path):
     keras.Model(inputs, outputs).save(tmp_path / "lambda.keras")
     with pytest.raises(UserInputError, match="safely"):
         ConvAutoencoder.load(tmp_path / "lambda.keras")
+
+
+def test_the_seed_network_trains_alike_with_and_without_xla(mnist_2000, monkeypatch):
+    """Long trainings of the seed preset compile with XLA (core.model.XLA_MIN_IMAGES); the compiled
+    training follows the plain one's losses, up to float rounding."""
+    import keras
+
+    import core.model
+
+    compiled_with = []
+    plain_compile = keras.Model.compile
+
+    def recording_compile(self, *args, **kwargs):
+        compiled_with.append(kwargs.get("jit_compile"))
+        return plain_compile(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "compile", recording_compile)
+    plain = ConvAutoencoder(preset="seed", epochs=2, seed=0).fit(mnist_2000)
+    monkeypatch.setattr(core.model, "XLA_MIN_IMAGES", 0)
+    compiled = ConvAutoencoder(preset="seed", epochs=2, seed=0).fit(mnist_2000)
+
+    assert compiled_with == [False, True]
+    for name in ("loss", "val_loss"):
+        np.testing.assert_allclose(compiled.history_[name], plain.history_[name], rtol=2e-3)
+    np.testing.assert_allclose(compiled.transform(mnist_2000.images[:50]), plain.transform(mnist_2000.images[:50]),
+                               atol=0.05)
