@@ -104,7 +104,7 @@ def k_selection(root: str, key: str, seed: int) -> pd.DataFrame:
     return pd.DataFrame(analysis.k_selection_scores(features, range(2, 16), seed=seed))
 
 
-@st.cache_data(max_entries=16)
+@st.cache_data(show_spinner="Decoding the cluster centres…", max_entries=16)
 def decoded_centroids(root: str, key: str, config: RunConfig) -> np.ndarray:
     """(k, H, W, C) images: the decoder applied to each cluster's mean latent vector."""
     result = run_result(root, key, config)
@@ -113,7 +113,7 @@ def decoded_centroids(root: str, key: str, config: RunConfig) -> np.ndarray:
     return trained_model(root, key).inverse_transform(centres)
 
 
-@st.cache_data(max_entries=16)
+@st.cache_data(show_spinner="Reconstructing the images…", max_entries=16)
 def reconstructions(root: str, key: str, data_spec: str, indices: tuple[int, ...]) -> np.ndarray:
     """(n, H, W, C) reconstructions of the analysed images at ``indices``."""
     return trained_model(root, key).reconstruct(load_data(data_spec).analysis.images[list(indices)])

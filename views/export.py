@@ -19,4 +19,4 @@ st.download_button("Download model.keras", (cache.store().folder(key) / "model.k
 st.caption("Load it with `ConvAutoencoder.load('model.keras')` from `core.model`.")
 st.download_button("Download metrics.json", json.dumps(result.metrics, indent=2), "metrics.json", "application/json",
                    icon=":material/data_object:")
-st.dataframe(result.table.head(20), width="stretch")
+st.dataframe(result.table.head(20), width="stretch", hide_index=True)

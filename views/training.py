@@ -20,7 +20,7 @@ def live_progress():
         st.rerun()
     left = progress.seconds_left()
     text = f"Epoch {min(progress.epoch + 1, progress.epochs)} of {progress.epochs}"
-    if progress.steps:
+    if progress.step:  # steps are reported 32 at a time: shorter epochs only show their epoch count
         text += f", step {progress.step} of {progress.steps}"
     if progress.stage != "train":
         text = {"queued": "Starting…", "encode": "Encoding the images…", "anomaly": "Scoring anomalies…",
@@ -43,7 +43,7 @@ if not store.has(key):
 
 record = store.record(key)
 st.success(f"Trained on {record['data']['n_train_images']:,} images of {record['data']['trained_on']}; "
-           f"preset **{record['config']['preset']}**.")
+           f"preset **{record['config']['preset']}**, {len(record['history'].get('loss', []))} epochs.")
 st.plotly_chart(figures.loss_curves(record["history"]), width="stretch")
 seconds = record["seconds"]
 if seconds:
