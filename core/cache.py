@@ -92,7 +92,7 @@ def run_result(root: str, key: str, config: RunConfig) -> RunResult:
     get it from :func:`trained_model` where needed). A cluster count clustered before, in this
     process or an earlier one, is read from the run folder."""
     bundle = load_data(config.data)
-    return run_store(root).result(key, config, bundle.analysis, bundle.train)
+    return run_store(root).result(key, config, bundle.analysis, bundle.train, stored=stored_embedding(root, key))
 
 
 @st.cache_data(show_spinner="Scoring k from 2 to 15…", max_entries=16)

@@ -161,9 +161,7 @@ def run_pipeline(
 def check_settings(config: RunConfig, n_images: int) -> None:
     """Raise UserInputError for settings that cannot work, before any training."""
     check_analysis_settings(config, n_images)
-    from core.model import ConvAutoencoder
-
-    ConvAutoencoder(preset=config.preset, epochs=config.epochs, batch_size=config.batch_size).check_params(n_images)
+    check_model_settings(config, n_images)
 
 
 def check_analysis_settings(config: RunConfig, n_images: int) -> None:
@@ -172,6 +170,13 @@ def check_analysis_settings(config: RunConfig, n_images: int) -> None:
     analysis.check_n_clusters(config.clusters, n_images)
     config.resolved_method()
     analysis.anomaly_threshold(np.zeros(2), config.contamination)
+
+
+def check_model_settings(config: RunConfig, n_images: int) -> None:
+    """Raise UserInputError for a preset, epochs or batch size that cannot train on ``n_images``."""
+    from core.model import ConvAutoencoder
+
+    ConvAutoencoder(preset=config.preset, epochs=config.epochs, batch_size=config.batch_size).check_params(n_images)
 
 
 def train_model(config: RunConfig, train_set: ImageSet, callbacks=None) -> ConvAutoencoder:
@@ -244,7 +249,6 @@ def anomaly_scores(model: ConvAutoencoder, analysis_set: ImageSet, latent: np.nd
         latent, cross_entropy, train_latent, analysis.cross_entropy_error(reference_images, reference_reconstruction),
         same_set=False, seed=seed, squared_error=analysis.squared_error(analysis_set.images, reconstruction),
         reference_squared_error=analysis.squared_error(reference_images, reference_reconstruction))
-
 
 
 def assign_clusters(embedding: Embedding, n_clusters: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -124,19 +124,22 @@ class RunStore:
             self.trainings += 1
         if on_stage is not None:
             on_stage("cluster")
-        self.result(key, config, analysis_set, train_set)  # clusters at the run's k, kept on disk
+        # clusters at the run's k, kept on disk for the pages (and for later processes)
+        self.result(key, config, analysis_set, train_set, stored=(embedding, {"history": model.history_}))
         return True
 
-    def result(self, key: str, config: RunConfig, analysis_set: ImageSet, train_set: ImageSet) -> RunResult:
+    def result(self, key: str, config: RunConfig, analysis_set: ImageSet, train_set: ImageSet,
+               stored: tuple[Embedding, dict] | None = None) -> RunResult:
         """The stored run at the config's cluster count and contamination, with ``model`` None.
 
-        The clustering at that count (and seed) is read from the run folder, or computed and written
-        there. Raises KeyError when the run is missing or corrupt.
+        ``stored``: its (embedding, record) when already in memory; None reads them. The clustering
+        at that count (and seed) is read from the run folder, or computed and written there.
+        Raises KeyError when the run is missing or corrupt.
         """
-        embedding, record = self.load_embedding(key)
-        stored = self._read_clustering(key, config.clusters, config.seed, len(embedding.latent))
-        if stored is not None:
-            clusters, centers, scores = stored
+        embedding, record = self.load_embedding(key) if stored is None else stored
+        kept = self._read_clustering(key, config.clusters, config.seed, len(embedding.latent))
+        if kept is not None:
+            clusters, centers, scores = kept
             return assemble(config, None, embedding, clusters, centers, analysis_set, train_set, embedding.seconds,
                             history=record["history"], scores=scores)
         clusters, centers = assign_clusters(embedding, config.clusters, config.seed)

@@ -17,6 +17,11 @@ _lock = threading.Lock()
 _thread: threading.Thread | None = None
 
 
+def started() -> bool:
+    """True once :func:`start` has been called in this process."""
+    return _thread is not None
+
+
 def start() -> threading.Thread:
     """Start the warm-up thread unless it was started before in this process; returns it."""
     global _thread

@@ -11,7 +11,7 @@ import streamlit as st
 from core import cache, warmup
 from core.analysis import MAX_CLUSTERS
 from core.errors import UserInputError
-from core.pipeline import METHODS, RunConfig, check_analysis_settings, check_settings, write_atomically
+from core.pipeline import METHODS, RunConfig, check_analysis_settings, check_model_settings, write_atomically
 from core.presets import MAX_EPOCHS, PRESETS
 from ui import link
 from ui.state import SELECTION, Selection, current_key, selected
@@ -159,7 +159,7 @@ def warm_up_unless_stored() -> None:
     """After a script run: when the selected settings have no stored run, start loading TensorFlow,
     scikit-learn and UMAP in the background (core/warmup.py), so that pressing Run does not wait."""
     chosen = st.session_state.get(SELECTION)
-    if chosen is None or not chosen.ready:
+    if warmup.started() or chosen is None or not chosen.ready:
         return
     try:
         bundle = cache.load_data(chosen.config.data)
@@ -178,7 +178,7 @@ def _start() -> bool:
         key = current_key(bundle)
         if cache.store().has(key):  # trained before with these model settings: nothing to start
             return True
-        check_settings(chosen.config, len(bundle.analysis))
+        check_model_settings(chosen.config, len(bundle.analysis))
     except UserInputError as error:
         st.error(str(error))
         return False

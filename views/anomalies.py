@@ -40,5 +40,5 @@ left.plotly_chart(figures.histogram_with_threshold(scores, threshold, f"Distribu
                                                    views[rank_by]), width="stretch")
 right.plotly_chart(figures.score_scatter(table["anomaly_score"].to_numpy(), table["reconstruction_error"].to_numpy(),
                                          flagged, "anomaly score", "reconstruction error",
-                                         "Two views of odd: the anomaly score against the reconstruction error"),
+                                         "Anomaly score against reconstruction error"),
                    width="stretch")
