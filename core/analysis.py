@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import sys
 import threading
+import warnings
 
 import numpy as np
 
@@ -38,6 +39,9 @@ def import_umap():
 
     with _UMAP_IMPORT_LOCK:  # every caller waits here until the first one's import has finished
         if "umap" not in sys.modules:
+            # umap-learn's optional ParametricUMAP imports TensorFlow (seconds) on `import umap`;
+            # nothing here uses it, and umap-learn carries on without it
+            sys.modules.setdefault("umap.parametric_umap", None)
             plain_njit = numba.njit
             numba.njit = caching_njit(plain_njit)
             try:
@@ -83,53 +87,34 @@ def check_n_clusters(n_clusters, n_images: int) -> int:
     return int(n_clusters)
 
 
-def fit_kmeans(features: np.ndarray, n_clusters: int, seed: int = 0):
-    """KMeans on (N, d) features; the fitted estimator has ``labels_`` (N,) and ``cluster_centers_`` (k, d)."""
-    from sklearn.cluster import KMeans
-
-    n_clusters = check_n_clusters(n_clusters, len(features))
-    return KMeans(n_clusters=n_clusters, n_init=10, random_state=seed).fit(features)
-
-
-def isolation_forest_scores(features: np.ndarray, seed: int = 0, n_estimators: int = 200) -> np.ndarray:
-    """IsolationForest anomaly scores (N,) on (N, d) features; higher = more anomalous.
-
-    The score is the negated ``score_samples``: the mean path length to isolate a point, mapped to
-    (0, 1] (about 0.5 for ordinary points, near 1 for points isolated at once).
-    """
-    from sklearn.ensemble import IsolationForest
-
-    forest = IsolationForest(n_estimators=n_estimators, random_state=seed).fit(features)
-    return -forest.score_samples(features)
-
-
 def anomaly_threshold(scores: np.ndarray, contamination: float) -> float:
     """The score above which the top ``contamination`` share (0 < c < 0.5) of images lie."""
-    if not 0 < contamination < 0.5:
-        raise UserInputError(f"contamination must be between 0 and 0.5, got {contamination}")
+    check_contamination(contamination)
     return float(np.quantile(scores, 1.0 - contamination))
 
 
-def map_2d(features: np.ndarray, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1,
-           knn=None) -> np.ndarray:
-    """A 2-D UMAP embedding (N, 2), float32, of (N, d) features, reproducible for a given seed.
-
-    ``knn`` is an optional (indices, distances) pair from :func:`nearest_neighbors` to reuse.
-    ``MAP_EPOCHS`` (200) layout epochs: UMAP's own default for large N, where below 10,000 images
-    it would run 500 (2.5x the time for a picture that no longer changes visibly)."""
-    umap = import_umap()
-
-    n_neighbors = max(2, min(n_neighbors, len(features) - 1))
-    reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed,
-                        n_epochs=MAP_EPOCHS, precomputed_knn=_precomputed_knn(knn, n_neighbors))
-    return reducer.fit_transform(features).astype(np.float32)
+def check_contamination(contamination) -> float:
+    """Raise UserInputError unless 0 < contamination < 0.5."""
+    if not 0 < contamination < 0.5:
+        raise UserInputError(f"contamination must be between 0 and 0.5, got {contamination}")
+    return float(contamination)
 
 
-# --- the default method: clusters in a UMAP manifold, a kNN + reconstruction anomaly score ------
+# --- neighbours and UMAP ------------------------------------------------------------------------
 
 MANIFOLD_NEIGHBORS = 20
 MIXTURE_INITS = 5
-MIN_IMAGES_FOR_MANIFOLD = 50
+MIN_IMAGES_FOR_UMAP = 50
+
+
+def neighbor_index(reference: np.ndarray, n_neighbors: int):
+    """An exact nearest-neighbour index over (M, d) reference rows (scikit-learn's, fitted).
+
+    Brute force: on latent vectors (d of about 10 and more) it is about ten times faster than
+    scikit-learn's trees on 2 cores. Its distances are computed in float64 for float32 rows."""
+    from sklearn.neighbors import NearestNeighbors
+
+    return NearestNeighbors(n_neighbors=n_neighbors, algorithm="brute").fit(reference)
 
 
 def nearest_neighbors(features: np.ndarray, n_neighbors: int = MANIFOLD_NEIGHBORS) -> tuple[np.ndarray, np.ndarray]:
@@ -140,16 +125,34 @@ def nearest_neighbors(features: np.ndarray, n_neighbors: int = MANIFOLD_NEIGHBOR
     which also spares UMAP's approximate search and its numba compilation.
     """
     n_neighbors = min(n_neighbors, len(features))
-    distances, indices = _neighbor_search(features, n_neighbors).kneighbors(features)
+    distances, indices = neighbor_index(features, n_neighbors).kneighbors(features)
     return indices.astype(np.int64), distances.astype(np.float32)
 
 
-def _neighbor_search(reference: np.ndarray, n_neighbors: int):
-    """An exact nearest-neighbour index over (M, d) reference rows. Brute force: on latent vectors
-    (d of about 10 and more) it is about ten times faster than scikit-learn's trees on 2 cores."""
-    from sklearn.neighbors import NearestNeighbors
+def umap_embedding(features: np.ndarray, n_components: int, n_neighbors: int, min_dist: float,
+                   n_epochs: int = 200, seed: int = 0, knn=None) -> np.ndarray:
+    """A seeded UMAP embedding (N, n_components) float32 of (N, d) features.
 
-    return NearestNeighbors(n_neighbors=n_neighbors, algorithm="brute").fit(reference)
+    ``knn`` is an optional (indices, distances) pair from :func:`nearest_neighbors` to reuse.
+    Below ``MIN_IMAGES_FOR_UMAP`` rows a neighbour graph says little: the rows' principal
+    components are returned instead (zero-padded to ``n_components``).
+    """
+    features = np.asarray(features, dtype=np.float32)
+    if len(features) < MIN_IMAGES_FOR_UMAP:
+        centred = features - features.mean(axis=0)
+        _, _, axes = np.linalg.svd(centred, full_matrices=False)
+        projected = centred @ axes[:n_components].T
+        padded = np.zeros((len(features), n_components), dtype=np.float32)
+        padded[:, :projected.shape[1]] = projected
+        return padded
+    umap = import_umap()
+
+    n_neighbors = max(2, min(n_neighbors, len(features) - 1))
+    reducer = umap.UMAP(n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist, n_epochs=n_epochs,
+                        random_state=seed, precomputed_knn=_precomputed_knn(knn, n_neighbors))
+    with warnings.catch_warnings():  # "n_jobs overridden by random_state", "graph not fully connected": expected
+        warnings.simplefilter("ignore", UserWarning)
+        return reducer.fit_transform(features).astype(np.float32)
 
 
 def _precomputed_knn(knn, n_neighbors: int):
@@ -161,59 +164,27 @@ def _precomputed_knn(knn, n_neighbors: int):
     return indices[:, :n_neighbors], distances[:, :n_neighbors], None
 
 
-def cluster_manifold(features: np.ndarray, seed: int = 0, n_components: int = 10,
-                     n_neighbors: int = MANIFOLD_NEIGHBORS, knn=None) -> np.ndarray:
-    """The N2D manifold (N, m) float32 of (N, d) features to cluster in: UMAP with ``n_components``
-    (about the number of clusters), ``n_neighbors`` 20 and ``min_dist`` 0, 200 epochs, seeded.
-
-    ``knn`` is an optional (indices, distances) pair from :func:`nearest_neighbors`. Below
-    ``MIN_IMAGES_FOR_MANIFOLD`` images it returns an (N, 0) array: cluster the features instead.
-    """
+def fuzzy_weights(distances: np.ndarray) -> np.ndarray:
+    """(N, k) weights summing to 1 per row from (N, k) ascending neighbour distances: UMAP's fuzzy
+    membership exp(-(d - d_nearest) / sigma), with sigma chosen per row as UMAP chooses it."""
     umap = import_umap()
 
-    if len(features) < MIN_IMAGES_FOR_MANIFOLD:
-        return np.zeros((len(features), 0), dtype=np.float32)
-    n_neighbors = max(2, min(n_neighbors, len(features) - 1))
-    n_components = int(min(n_components, len(features) - 2))
-    reducer = umap.UMAP(n_components=n_components, n_neighbors=n_neighbors, min_dist=0.0, n_epochs=200,
-                        random_state=seed, precomputed_knn=_precomputed_knn(knn, n_neighbors))
-    return reducer.fit_transform(features).astype(np.float32)
+    distances = np.asarray(distances, dtype=np.float32)
+    sigmas, rhos = umap.umap_.smooth_knn_dist(distances, float(distances.shape[1]), local_connectivity=1.0)
+    weights = np.exp(-np.maximum(distances - rhos[:, None], 0.0) / np.maximum(sigmas[:, None], 1e-12))
+    return weights / weights.sum(axis=1, keepdims=True)
 
 
-def mixture_clusters(manifold: np.ndarray, n_clusters: int, seed: int = 0) -> np.ndarray:
-    """Clusters (N,) int from a full-covariance Gaussian mixture of ``n_clusters`` components fitted
-    to an (N, m) manifold (the last step of N2D), the best of ``MIXTURE_INITS`` seeded starts.
-
-    One start often settles with two digits in one component and another digit split in two; the
-    best of five by likelihood lifted MNIST accuracy from 0.79-0.81 to 0.92-0.93 (two models,
-    seeds 0 and 1) for about 2 s more on 10,000 images."""
-    from sklearn.mixture import GaussianMixture
-
-    n_clusters = check_n_clusters(n_clusters, len(manifold))
-    mixture = GaussianMixture(n_components=n_clusters, covariance_type="full", n_init=MIXTURE_INITS,
-                              random_state=seed)
-    return mixture.fit_predict(manifold).astype(int)
+# --- anomaly score parts --------------------------------------------------------------------------
 
 
-def cluster_means(features: np.ndarray, clusters: np.ndarray, n_clusters: int) -> np.ndarray:
-    """Mean feature vector (k, d) of each cluster 0..k-1 (zeros for a cluster with no members)."""
-    centers = np.zeros((n_clusters, features.shape[1]), dtype=np.float32)
-    for cluster in range(n_clusters):
-        members = clusters == cluster
-        if members.any():
-            centers[cluster] = features[members].mean(axis=0)
-    return centers
-
-
-def knn_distance_scores(features: np.ndarray, reference: np.ndarray | None = None, n_neighbors: int = 10,
+def knn_distance_scores(features: np.ndarray, reference: np.ndarray, n_neighbors: int = 10,
                         same_set: bool = False) -> np.ndarray:
     """Mean distance (N,) from each row of features to its ``n_neighbors`` nearest reference rows;
-    higher = more anomalous. ``same_set``: features are the reference, so each row's own match
-    is skipped. ``reference`` None means the features themselves."""
-    if reference is None:
-        reference, same_set = features, True
+    higher = more anomalous. ``same_set``: features are the reference rows themselves, so each
+    row's own match (its nearest) is left out."""
     n_neighbors = max(1, min(n_neighbors, len(reference) - int(same_set)))
-    distances, _ = _neighbor_search(reference, n_neighbors + int(same_set)).kneighbors(features)
+    distances, _ = neighbor_index(reference, n_neighbors + int(same_set)).kneighbors(features)
     return distances[:, int(same_set):].mean(axis=1)
 
 
@@ -237,46 +208,15 @@ def cross_entropy_error(images: np.ndarray, reconstructions: np.ndarray) -> np.n
     return -np.mean(images * np.log(reconstructions) + (1 - images) * np.log1p(-reconstructions), axis=1)
 
 
-def _unit_rows(features: np.ndarray) -> np.ndarray:
+def unit_rows(features: np.ndarray) -> np.ndarray:
+    """(N, d) rows scaled to unit length (Euclidean distances between them are cosine distances)."""
     return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
 
 
 def reference_sample(n_train: int, seed: int = 0, n_reference: int = 2000) -> np.ndarray:
-    """Indices of a seeded sample of at most ``n_reference`` of ``n_train`` training images: the
+    """Indices of a seeded sample of at most ``n_reference`` of ``n_train`` fitted images: the
     images whose spread the default anomaly score is standardized by."""
     return np.random.default_rng(seed).permutation(n_train)[:n_reference]
-
-
-def combined_anomaly_scores(latent: np.ndarray, cross_entropy: np.ndarray, train_latent: np.ndarray,
-                            reference_cross_entropy: np.ndarray, same_set: bool, n_neighbors: int = 50,
-                            seed: int = 0, squared_error: np.ndarray | None = None,
-                            reference_squared_error: np.ndarray | None = None) -> np.ndarray:
-    """The default anomaly score (N,), higher = more anomalous: the sum of two robust z-scores,
-    (1) the mean cosine distance in the latent space (Euclidean between unit-length latent vectors)
-    to the ``n_neighbors`` nearest training images and (2) the reconstruction cross-entropy
-    (:func:`cross_entropy_error`), each standardized by its spread over the training images
-    ``reference_sample(len(train_latent), seed)``; ``reference_cross_entropy`` holds those
-    images' cross-entropy, in that order. Scoring against the training images makes it work both
-    when the model trained on the analysed images (``same_set``) and when it trained on a clean set.
-
-    When the model trained on a separate set (novelty detection) and the mean squared pixel errors
-    (``squared_error`` (N,), ``reference_squared_error`` for the same reference images) are
-    given, term (2) is the larger of the cross-entropy and squared-error z-scores. Measured: on
-    one-class MNIST this lifted digits 2 and 8 from 0.926 / 0.869 to 0.956 / 0.922 AUROC. When the
-    model trained on the analysed images themselves it would hurt (inject AP 0.79 -> 0.73): it
-    has learned to draw the faint anomalies too, so their squared error is small.
-    """
-    latent, train_latent = _unit_rows(latent), _unit_rows(train_latent)
-    knn_distance = knn_distance_scores(latent, train_latent, n_neighbors, same_set=same_set)
-    sample = reference_sample(len(train_latent), seed)
-    if same_set:
-        reference_distance = knn_distance[sample]
-    else:
-        reference_distance = knn_distance_scores(train_latent[sample], train_latent, n_neighbors, same_set=True)
-    reconstruction = robust_standardize(cross_entropy, reference_cross_entropy)
-    if not same_set and squared_error is not None:
-        reconstruction = np.maximum(reconstruction, robust_standardize(squared_error, reference_squared_error))
-    return robust_standardize(knn_distance, reference_distance) + reconstruction
 
 
 # --- evaluation (labels are used only here, never to train) -----------------------------------
@@ -320,14 +260,16 @@ def anomaly_detection_scores(is_anomaly, scores) -> dict[str, float]:
     }
 
 
-def k_selection_scores(features: np.ndarray, cluster_counts, seed: int = 0, sample_size: int = 2000) -> list[dict]:
-    """KMeans inertia (elbow) and silhouette for each k in ``cluster_counts``, on (N, d) features.
+def k_selection_scores(features: np.ndarray, make_clusterer, cluster_counts, seed: int = 0,
+                       sample_size: int = 2000) -> list[dict]:
+    """For each k in ``cluster_counts``: the clusterer's own selection criterion and the silhouette.
 
-    Returns one {"k", "inertia", "silhouette"} dict per k. The silhouette is computed on a seeded
-    sample of at most ``sample_size`` images (its cost grows with N squared); inertia on all.
+    ``make_clusterer(k)`` returns an unfitted clusterer with ``selection_score(X)`` (lower is better:
+    KMeans' inertia, a mixture's BIC). Returns one {"k", "criterion", "silhouette"} dict per k.
+    The silhouette is computed on a seeded sample of at most ``sample_size`` rows (its cost grows
+    with N squared); the criterion on all.
     """
     from sklearn import metrics
-    from sklearn.cluster import KMeans
 
     rng = np.random.default_rng(seed)
     sample = rng.choice(len(features), size=min(sample_size, len(features)), replace=False)
@@ -335,11 +277,44 @@ def k_selection_scores(features: np.ndarray, cluster_counts, seed: int = 0, samp
     for k in cluster_counts:
         if not 2 <= k < len(features):
             continue
-        kmeans = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(features)
-        labels = kmeans.labels_[sample]
+        clusterer = make_clusterer(k).fit(features)
+        labels = clusterer.labels_[sample]
         silhouette = metrics.silhouette_score(features[sample], labels) if len(set(labels)) > 1 else float("nan")
-        rows.append({"k": int(k), "inertia": float(kmeans.inertia_), "silhouette": float(silhouette)})
+        rows.append({"k": int(k), "criterion": clusterer.selection_score(features), "silhouette": float(silhouette)})
     return rows
+
+
+def silhouette(features: np.ndarray, clusters: np.ndarray, seed: int = 0, sample_size: int = 2000) -> float:
+    """Silhouette (-1 to 1, higher = tighter, better separated clusters) of ``clusters`` in the (N, d)
+    features, on a seeded sample of at most ``sample_size`` rows; NaN with fewer than 2 clusters."""
+    from sklearn import metrics
+
+    sample = np.random.default_rng(seed).choice(len(features), size=min(sample_size, len(features)), replace=False)
+    labels = np.asarray(clusters)[sample]
+    if len(set(labels)) < 2 or len(set(labels)) >= len(sample):
+        return float("nan")
+    return float(metrics.silhouette_score(features[sample], labels))
+
+
+def agreement(first: np.ndarray, second: np.ndarray) -> float:
+    """Adjusted Rand index of two clusterings of the same images (1 = the same grouping)."""
+    from sklearn import metrics
+
+    return float(metrics.adjusted_rand_score(first, second))
+
+
+def top_overlap(first: np.ndarray, second: np.ndarray, top: int) -> float:
+    """Share (0 to 1) of the ``top`` highest-scoring images of ``first`` that are also among the
+    ``top`` highest of ``second`` (two anomaly scores of the same images)."""
+    top = max(1, min(int(top), len(first)))
+    return len(np.intersect1d(np.argsort(-first)[:top], np.argsort(-second)[:top])) / top
+
+
+def rank_correlation(first: np.ndarray, second: np.ndarray) -> float:
+    """Spearman rank correlation (-1 to 1) of two scores of the same images."""
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(first, second).statistic)
 
 
 def distance_to_cluster_mean(features: np.ndarray, clusters: np.ndarray) -> np.ndarray:
@@ -360,5 +335,6 @@ def warm_up_numba(seed: int = 0) -> None:
     """
     points = np.random.default_rng(seed).normal(size=(300, 10)).astype(np.float32)
     knn = nearest_neighbors(points)
-    map_2d(points, seed=seed, knn=knn)
-    cluster_manifold(points, seed=seed, knn=knn)
+    umap_embedding(points, 2, 15, 0.1, seed=seed, knn=knn)
+    umap_embedding(points, 10, MANIFOLD_NEIGHBORS, 0.0, seed=seed, knn=knn)
+    fuzzy_weights(knn[1])

@@ -1,8 +1,9 @@
 """The only place core meets Streamlit: cached wrappers around core functions.
 
-Models and image sets are ``st.cache_resource`` (one shared copy, never mutated); small arrays and
-tables derived from them are ``st.cache_data``. Every cached function is keyed by plain values
-(a data spec, a run key, settings), so changing a view-only control never retrains or re-encodes.
+Models, image sets and stored runs are ``st.cache_resource`` (one shared copy, never mutated);
+small arrays and tables derived from them are ``st.cache_data``. Every cached function is keyed by
+plain values (a data spec, a run key, settings), so changing a view-only control never retrains or
+re-encodes.
 """
 
 from __future__ import annotations
@@ -17,27 +18,11 @@ import streamlit as st
 
 from core import analysis
 from core.data import ImageSet, load_train_and_analysis_sets
+from core.methods import CLUSTERERS, stack_inputs
 from core.pipeline import RunConfig, RunResult
 from core.runs import RunStore
 
 RUNS_DIR_ENV = "LATENT_EXPLORER_RUNS"
-
-
-def _keep_keras_state_between_script_runs() -> None:
-    """Stop Streamlit from calling ``keras.backend.clear_session()`` after every script run.
-
-    Streamlit does that for apps that build models inside the script. Ours are built in background
-    training threads, and Keras' clearing resets the layer-name counters and the random-seed state of
-    every thread at once: a rerun during a model build then fails with "The name 'dense' is used
-    2 times in the model" or silently breaks reproducibility.
-    """
-    from streamlit.runtime.scriptrunner import script_runner
-
-    if hasattr(script_runner, "_clean_problem_modules"):
-        script_runner._clean_problem_modules = lambda: None
-
-
-_keep_keras_state_between_script_runs()
 
 
 def runs_dir() -> Path:
@@ -47,7 +32,7 @@ def runs_dir() -> Path:
 
 @st.cache_resource
 def run_store(root: str) -> RunStore:
-    """The process-wide store of trained runs in folder ``root``."""
+    """The process-wide store of runs in folder ``root``."""
     return RunStore(root)
 
 
@@ -75,9 +60,9 @@ def load_data(data_spec: str) -> DataBundle:
 
 
 @st.cache_resource(show_spinner="Loading the stored run…", max_entries=8)
-def stored_embedding(root: str, key: str):
-    """(embedding, record) of a stored run: everything but the model, read without TensorFlow."""
-    return RunStore(root).load_embedding(key)
+def stored_run(root: str, key: str) -> RunResult:
+    """A stored run as written, read without TensorFlow."""
+    return RunStore(root).read(key)
 
 
 @st.cache_resource(show_spinner="Loading the trained model…", max_entries=8)
@@ -88,20 +73,22 @@ def trained_model(root: str, key: str):
 
 @st.cache_resource(show_spinner="Clustering…", max_entries=16)
 def run_result(root: str, key: str, config: RunConfig) -> RunResult:
-    """The result of a stored run at the config's cluster count and contamination (``model`` None:
-    get it from :func:`trained_model` where needed). A cluster count clustered before, in this
-    process or an earlier one, is read from the run folder."""
-    bundle = load_data(config.data)
-    return run_store(root).result(key, config, bundle.analysis, bundle.train, stored=stored_embedding(root, key))
+    """The stored run at the config's cluster count and contamination (``model`` None: get it from
+    :func:`trained_model` where needed). Another cluster count, clustered before in this process or
+    an earlier one, is read from the run folder."""
+    return run_store(root).result(key, config, load_data(config.data).analysis, stored=stored_run(root, key))
 
 
 @st.cache_data(show_spinner="Scoring k from 2 to 15…", max_entries=16)
-def k_selection(root: str, key: str, seed: int) -> pd.DataFrame:
-    """Elbow and silhouette scores over k = 2..15, in the space the run clusters in (its UMAP
-    manifold for the default method, else the latent matrix)."""
-    embedding, _ = stored_embedding(root, key)
-    features = embedding.manifold if embedding.manifold.size else embedding.latent
-    return pd.DataFrame(analysis.k_selection_scores(features, range(2, 16), seed=seed))
+def k_selection(root: str, key: str) -> tuple[pd.DataFrame, str]:
+    """The run's clusterer at k = 2..15 on the fit sample: its own criterion (KMeans' inertia, a
+    mixture's BIC) and the silhouette, in the space it clusters in. Returns (scores, clusterer name)."""
+    stored = stored_run(root, key)
+    entry = CLUSTERERS[stored.config.analysis_method.clusterer]
+    features = stack_inputs(entry, {"latent": stored.latent[stored.sample], "manifold": stored.manifold[stored.sample]})
+    scores = analysis.k_selection_scores(features, lambda k: entry.make(n_clusters=k, seed=stored.config.seed),
+                                         range(2, 16), seed=stored.config.seed)
+    return pd.DataFrame(scores), entry.name
 
 
 @st.cache_data(show_spinner="Decoding the cluster centres…", max_entries=16)
@@ -109,20 +96,13 @@ def decoded_centroids(root: str, key: str, config: RunConfig) -> np.ndarray:
     """(k, H, W, C) images: the decoder applied to each cluster's mean latent vector."""
     result = run_result(root, key, config)
     clusters = result.table["cluster"].to_numpy()
-    centres = np.stack([result.latent[clusters == c].mean(axis=0) for c in range(config.clusters)])
+    centres = np.stack([result.latent[clusters == c].mean(axis=0) if np.any(clusters == c)
+                        else np.zeros(result.latent.shape[1], np.float32) for c in range(config.clusters)])
     return trained_model(root, key).inverse_transform(centres)
 
 
 @st.cache_data(show_spinner="Reconstructing the images…", max_entries=16)
 def reconstructions(root: str, key: str, data_spec: str, indices: tuple[int, ...]) -> np.ndarray:
     """(n, H, W, C) reconstructions of the analysed images at ``indices``."""
-    return trained_model(root, key).reconstruct(load_data(data_spec).analysis.images[list(indices)])
-
-
-@st.cache_data(show_spinner="Clustering raw pixels for the baseline…", max_entries=16)
-def raw_pixel_clustering(data_spec: str, n_clusters: int, seed: int) -> dict:
-    """Accuracy, NMI and ARI of KMeans on raw pixels of the analysed images (needs labels)."""
-    analysed = load_data(data_spec).analysis
-    features = analysed.images.reshape(len(analysed), -1)
-    clusters = analysis.fit_kmeans(features, n_clusters, seed=seed).labels_
-    return analysis.clustering_scores(analysed.labels, clusters)
+    images = load_data(data_spec).analysis.read(np.asarray(indices, dtype=np.int64)).images
+    return trained_model(root, key).reconstruct(images)

@@ -1,9 +1,9 @@
-"""The command line: ``python -m core run --data SPEC --out DIR [options]``.
+"""The command line: python -m core run --data SPEC --out DIR [options].
 
-Runs the whole pipeline headless and writes ``DIR/results.csv`` (one row per analysed image, in
-input order: ``index,cluster,anomaly_score,reconstruction_error,map_x,map_y`` plus ``label`` when
-the data has labels), ``DIR/metrics.json`` and ``DIR/model.keras``, then prints a summary table.
-Bad input exits with status 2 and one line on stderr.
+Trains an autoencoder on the images, clusters their latent vectors, ranks the odd ones and
+compares every clusterer and anomaly score side by side; writes a run folder DIR (results.csv,
+results.parquet, metrics.json, model.keras, ...) and prints a summary. Progress goes to stderr;
+bad input exits with status 2 and one line.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from core.errors import UserInputError
+from core.pipeline import FIT_SAMPLE, METHODS
 from core.presets import PRESETS
 
 
@@ -21,23 +22,36 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _OneLineParser(prog="python -m core", description=__doc__.split("\n\n")[0])
+    parser = _OneLineParser(prog="python -m core", description=__doc__.split("\n\n")[1].replace("\n", " "))
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
-    run = commands.add_parser("run", help="train, cluster, score and map one dataset")
+    run = commands.add_parser(
+        "run", help="train, cluster, score, map and compare one dataset",
+        description="Train the autoencoder, cluster and score every image, compare every method, write DIR.",
+        epilog="methods: " + "; ".join(f"{name}: {method.clusterer} + {method.scorer}" for name, method in METHODS.items()))
     run.add_argument("--data", required=True, metavar="SPEC",
-                     help="digits, mnist, fashion-mnist, or a path to an .npz, .zip or folder of images")
+                     help="digits (built in), mnist or fashion-mnist (downloaded once), or a path to an .npz file, "
+                          "a .zip of images, or a folder of images or of .npz shards")
     run.add_argument("--train-data", metavar="SPEC", help="train on this source instead of --data")
-    run.add_argument("--preset", choices=sorted(PRESETS), default="default", help="autoencoder design")
-    run.add_argument("--epochs", type=int, help="training epochs (default: the preset's)")
+    run.add_argument("--preset", choices=sorted(PRESETS), default="default",
+                     help="autoencoder network and recipe (default: default)")
+    run.add_argument("--epochs", type=int, help="training epochs (default: the preset's, more on small data)")
     run.add_argument("--batch-size", type=int, help="images per training step (default: the preset's)")
-    run.add_argument("--clusters", type=int, default=10, metavar="K", help="number of KMeans clusters")
+    run.add_argument("--clusters", type=int, default=10, metavar="K", help="number of clusters (default 10)")
     run.add_argument("--contamination", type=float, default=0.01,
                      help="expected share of anomalies; sets the flagging threshold (default 0.01)")
-    run.add_argument("--method", choices=["default", "seed"],
-                     help="analysis of the latent: default (UMAP-manifold clusters, kNN + reconstruction anomaly "
-                          "score) or seed (KMeans, IsolationForest); default: seed for the seed preset, else default")
-    run.add_argument("--seed", type=int, default=0, help="seed for every random step")
-    run.add_argument("--out", required=True, metavar="DIR", help="folder for results.csv, metrics.json, model.keras")
+    run.add_argument("--method", choices=list(METHODS),
+                     help="clusterer and anomaly score (below); default: seed for the seed preset, else default")
+    run.add_argument("--seed", type=int, default=0, help="seed for every random step (default 0)")
+    run.add_argument("--fit-sample", type=int, default=FIT_SAMPLE, metavar="N",
+                     help=f"images (seeded sample) the fit stages use; the rest are applied in batches "
+                          f"(default {FIT_SAMPLE:,})")
+    run.add_argument("--workers", type=int, metavar="N",
+                     help="apply the batches on a local Dask cluster of N worker processes")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="apply the batches on an existing Dask cluster (tcp://host:port); --data and --out "
+                          "must be reachable at the same paths from every worker")
+    run.add_argument("--out", required=True, metavar="DIR", help="the run folder to write")
+    run.add_argument("--quiet", action="store_true", help="no progress on stderr")
     run.add_argument("--traceback", action="store_true", help="show the full traceback of unexpected errors")
     return parser
 
@@ -61,35 +75,89 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
-    from core.pipeline import RunConfig, run_pipeline, save_run
+    import warnings
 
+    from core.engine import engine_for
+    from core.pipeline import RunConfig, run_pipeline, save_run
+    from core.progress import Progress
+
+    warnings.filterwarnings("ignore", category=UserWarning)  # third-party notes; errors are ours to say
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    engine = engine_for(workers=args.workers, scheduler=args.scheduler)
     config = RunConfig(data=args.data, train_data=args.train_data, preset=args.preset, epochs=args.epochs,
-                       batch_size=args.batch_size, clusters=args.clusters,
-                       contamination=args.contamination, seed=args.seed, method=args.method)
-    result = run_pipeline(config, on_stage=lambda name: print(f"... {name}", file=sys.stderr, flush=True))
-    out_dir = save_run(result, args.out)
+                       batch_size=args.batch_size, clusters=args.clusters, contamination=args.contamination,
+                       seed=args.seed, method=args.method, fit_sample=args.fit_sample)
+    progress = Progress()
+    if not args.quiet:
+        progress.listen(ProgressPrinter())
+    from pathlib import Path
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        result = run_pipeline(config, progress=progress, engine=engine, model_path=str(out.resolve() / "model.keras"))
+        with progress.run_stage("write"):
+            save_run(result, out)
+    finally:
+        if engine is not None:
+            engine.close()
     print(format_summary(result.metrics))
-    print(f"wrote {out_dir / 'results.csv'}, metrics.json and model.keras")
+    print(f"wrote {out / 'results.csv'}, results.parquet, metrics.json and model.keras")
     return 0
 
 
+class ProgressPrinter:
+    """Stage starts, and finished epochs and batches at most every ``interval`` seconds (and the
+    last one), one line each, on stderr."""
+
+    def __init__(self, interval: float = 3.0):
+        self.interval, self.printed = interval, 0.0
+
+    def __call__(self, progress, event: str) -> None:
+        import time
+
+        now = time.monotonic()
+        if event == "stage":
+            line = f"... {progress.describe()}"
+        elif event == "epoch" and (now - self.printed >= self.interval or progress.epoch == progress.epochs):
+            losses = ", ".join(f"{name} {values[-1]:.4f}" for name, values in progress.history.items() if values)
+            line = f"    epoch {progress.epoch} of {progress.epochs}: {losses}"
+        elif event == "chunk" and (now - self.printed >= self.interval or progress.chunks_done == progress.chunks):
+            line = f"    batch {progress.chunks_done} of {progress.chunks}"
+        else:
+            return
+        self.printed = now
+        print(line, file=sys.stderr, flush=True)
+
+
 def format_summary(metrics: dict) -> str:
-    """A short plain-text table of a run's data, timings and scores."""
+    """A short plain-text table of a run's data, timings and scores, and the comparison."""
     data, history = metrics["data"], metrics["history"]
     rows = [
-        ("analysed", f"{data['analysed']}: {data['n_images']} images of {'x'.join(map(str, data['image_shape']))}"),
-        ("trained on", f"{data['trained_on']}: {data['n_train_images']} images"),
+        ("analysed", f"{data['analysed']}: {data['n_images']:,} images of "
+                     f"{'x'.join(map(str, data['image_shape']))}"),
+        ("trained on", f"{data['trained_on']}: {data['n_train_images']:,} images (fit sample {data['fit_sample']:,})"),
         ("model", f"preset {metrics['model']['preset']}, latent size {metrics['model']['latent_size']}"),
+        ("clusters", metrics["model"]["clusterer"]),
+        ("anomaly score", metrics["model"]["scorer"]),
     ]
     if history.get("loss"):
         final = f"loss {history['loss'][-1]:.4f}"
         if history.get("val_loss"):
             final += f", val_loss {history['val_loss'][-1]:.4f}"
         rows.append((f"after {len(history['loss'])} epochs", final))
-    rows.append(("seconds", ", ".join(f"{k} {v:.1f}" for k, v in metrics["seconds"].items())))
+    rows.append(("seconds", ", ".join(f"{k} {v:.1f}" for k, v in metrics["seconds"].items() if " " not in k)))
     if "clustering" in metrics:
         rows.append(("clustering", ", ".join(f"{k} {v:.3f}" for k, v in metrics["clustering"].items())))
     for method, scores in metrics.get("anomaly", {}).items():
         rows.append((f"anomaly ({method})", ", ".join(f"{k} {v:.3f}" for k, v in scores.items())))
+    comparison = metrics.get("comparison", {})
+    if comparison:
+        rows.append(("compared", f"every method on {data['compared']:,} images of the fit sample:"))
+    for row in comparison.get("clustering", []):
+        rows.append((f"  {row['method']}", f"accuracy {row['accuracy']:.3f}, nmi {row['nmi']:.3f}, ari {row['ari']:.3f}"))
+    for row in comparison.get("anomaly", []):
+        rows.append((f"  {row['method']}", f"auroc {row['auroc']:.3f}, average precision {row['average_precision']:.3f}"))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+

@@ -98,6 +98,17 @@ class ImageSet:
             return self.labels.astype(str)
         return np.asarray(self.label_names, dtype=str)[self.labels]
 
+    def label_values(self) -> np.ndarray | None:
+        """(N,) labels as the source gave them: names (folder names, strings in an npz) where it had
+        names, else the integers; None without labels."""
+        if self.labels is None:
+            return None
+        return self.labels if self.label_names is None else self.label_text()
+
+    def read(self, positions) -> ImageSet:
+        """The images at ``positions`` (sorted int array): what a pipeline chunk reads."""
+        return self.subset(positions)
+
     def subset(self, index) -> ImageSet:
         """The images at ``index`` (an int array or a boolean mask), in that order."""
         return ImageSet(

@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
 from core.errors import UserInputError
-from core.pipeline import write_atomically
+from core.files import write_atomically
 
 LABEL_COLUMNS = ["index", "id", "label", "source"]
 SOURCES = ("cluster", "manual")

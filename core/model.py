@@ -1,15 +1,16 @@
-"""The convolutional autoencoder: presets, fit with callbacks, encode, decode, save and load.
+"""The autoencoder as a scikit-learn transformer: ``transform`` encodes, ``inverse_transform`` decodes.
 
-:class:`ConvAutoencoder` is a scikit-learn transformer: hyper-parameters in ``__init__``, learning
-in ``fit``, learned state in attributes with a trailing underscore. ``transform`` encodes images to
-an (N, d) latent matrix and ``inverse_transform`` decodes it, so
-``make_pipeline(ConvAutoencoder(), KMeans(10))`` works.
+:class:`Autoencoder` takes hyper-parameters in ``__init__`` and learns in ``fit``; its network and
+training recipe come from a preset (``core/presets.py``). ``transform`` encodes images to an (N, d)
+latent matrix and ``inverse_transform`` decodes it, so ``make_pipeline(Autoencoder(), KMeans(10))``
+works. ``ConvAutoencoder`` is the same class under its earlier name.
 
 Images are float32 (N, H, W, C) in [0, 1] (an :class:`~core.data.ImageSet` is accepted too). Any
 H and W work: the encoder pads them up to a multiple of the network's downsampling factor and the
 decoder crops its output back, both inside the saved model.
 
-TensorFlow is imported only when a model is built or loaded.
+Saved models hold stock Keras layers only, so ``keras.saving.load_model`` opens them where this
+project is not installed. TensorFlow is imported only when a model is built or loaded.
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from core import import_keras
 from core.errors import UserInputError
-from core.presets import MAX_EPOCHS, PRESETS, Preset
+from core.presets import PRESETS, TrainingPlan, preset_named, training_plan
 
-MAX_SCALED_EPOCHS = 300
-SMALL_DATA_MIN_BATCH = 32
 PREDICT_BATCH_SIZE = 1024
 # Gradient steps per call into the compiled training function: fewer Python round trips per step
 # (1.5-2x faster training on small images, where a step's arithmetic takes well under a millisecond).
@@ -104,13 +104,13 @@ def _validation_loss_callback(validation: np.ndarray, loss: str):
     return ValidationLoss()
 
 
-class ConvAutoencoder(TransformerMixin, BaseEstimator):
-    """A convolutional autoencoder as a scikit-learn transformer.
+class Autoencoder(TransformerMixin, BaseEstimator):
+    """An autoencoder as a scikit-learn transformer; its network and recipe come from the preset.
 
     Parameters:
-        preset: "default" or "seed" (see ``PRESETS``).
-        latent_dim: bottleneck size for the "default" preset (the seed's is fixed by its design).
-        epochs: passes over the training images; None takes the preset's.
+        preset: a name in ``PRESETS`` (``core/presets.py``): the network and how it trains.
+        latent_dim: bottleneck size for presets that take one (the seed's is fixed by its design).
+        epochs: passes over the training images; None takes the preset's (see ``training_plan``).
         batch_size: images per gradient step; None takes the preset's. Capped at the number of
             training images.
         validation_fraction: share of the images held out (after a seeded shuffle) for val_loss.
@@ -135,72 +135,27 @@ class ConvAutoencoder(TransformerMixin, BaseEstimator):
         self.seed = seed
         self.verbose = verbose
 
-    def _recipe(self) -> Preset:
-        if self.preset not in PRESETS:
-            raise UserInputError(f"unknown preset '{self.preset}'; choose one of {', '.join(PRESETS)}")
-        return PRESETS[self.preset]
-
-    def resolved_epochs(self, n_images: int | None = None) -> int:
-        """The number of epochs ``fit`` will run on ``n_images`` training images, after validation.
-
-        With ``epochs`` None it is the preset's, raised on small datasets (when ``n_images`` is
-        given) to reach the preset's ``min_steps`` gradient steps, at most ``MAX_SCALED_EPOCHS``.
-        """
-        recipe = self._recipe()
-        epochs = recipe.epochs if self.epochs is None else self.epochs
-        if self.epochs is None and n_images and recipe.min_steps:
-            n_train = n_images - self._n_validation(n_images)
-            batch_size = self.resolved_batch_size(n_images)
-            if float(batch_size).is_integer() and batch_size >= 1 and n_train >= 1:
-                steps_per_epoch = -(-n_train // int(min(batch_size, n_train)))
-                epochs = max(epochs, min(MAX_SCALED_EPOCHS, -(-recipe.min_steps // steps_per_epoch)))
-        if not float(epochs).is_integer() or not 1 <= epochs <= MAX_EPOCHS:
-            raise UserInputError(f"epochs must be a whole number from 1 to {MAX_EPOCHS}, got {epochs}")
-        return int(epochs)
-
-    def resolved_batch_size(self, n_images: int | None = None):
-        """The batch size ``fit`` will use: the preset's, or smaller on small datasets.
-
-        When a preset has ``min_steps`` and the batch size is left to it, batches shrink (down to
-        32) so that an epoch has about 30 steps: small datasets then reach ``min_steps`` in fewer
-        passes over the images, i.e. faster, instead of in hundreds of epochs of a few steps.
-        """
-        recipe = self._recipe()
-        if self.batch_size is not None:
-            return self.batch_size
-        if recipe.min_steps and n_images:
-            n_train = n_images - self._n_validation(n_images)
-            return int(min(recipe.batch_size, max(SMALL_DATA_MIN_BATCH, n_train // 30)))
-        return recipe.batch_size
-
-    def check_params(self, n_images: int) -> tuple[int, int]:
-        """(epochs, batch size) ``fit`` will use on ``n_images`` images; UserInputError if a setting cannot work."""
-        epochs = self.resolved_epochs(n_images)
-        batch_size = self.resolved_batch_size(n_images)
-        if not float(batch_size).is_integer() or batch_size < 1:
-            raise UserInputError(f"batch size must be a whole number of at least 1, got {batch_size}")
-        if not 0 <= self.validation_fraction < 0.9:
-            raise UserInputError(f"validation fraction must be in [0, 0.9), got {self.validation_fraction}")
+    def plan(self, n_images: int) -> TrainingPlan:
+        """The epochs, batch size and validation images ``fit`` uses on ``n_images`` images;
+        UserInputError if a setting cannot work."""
         if not float(self.latent_dim).is_integer() or self.latent_dim < 1:
             raise UserInputError(f"latent size must be a whole number of at least 1, got {self.latent_dim}")
-        if n_images < 2:
-            raise UserInputError(f"an autoencoder needs at least 2 images to train, got {n_images}")
-        return epochs, int(min(batch_size, n_images))
+        return training_plan(self.preset, self.epochs, self.batch_size, n_images, self.validation_fraction)
 
     def fit(self, X, y=None, callbacks=None):
         """Train on images X (N, H, W, C). ``y`` is ignored; ``callbacks`` are Keras callbacks."""
-        import keras
+        keras = import_keras()
 
         images = as_images(X)
-        epochs, batch_size = self.check_params(len(images))
+        plan = self.plan(len(images))
         with _FIT_LOCK:
-            return self._fit(keras, images, epochs, batch_size, callbacks)
+            return self._fit(keras, images, plan, callbacks)
 
-    def _fit(self, keras, images, epochs, batch_size, callbacks):
-        recipe = self._recipe()
+    def _fit(self, keras, images, plan: TrainingPlan, callbacks):
+        recipe = preset_named(self.preset)
         keras.utils.set_random_seed(int(self.seed))
         order = np.random.default_rng(self.seed).permutation(len(images))
-        n_validation = self._n_validation(len(images))
+        n_validation, epochs, batch_size = plan.n_validation, plan.epochs, plan.batch_size
         train, validation = images[order[n_validation:]], images[order[:n_validation]]
 
         self.image_shape_ = images.shape[1:]
@@ -211,7 +166,6 @@ class ConvAutoencoder(TransformerMixin, BaseEstimator):
         jit_compile = recipe.jit_compile and epochs * len(train) >= XLA_MIN_IMAGES
         self.model_.compile(optimizer=optimizer, loss=recipe.loss, steps_per_execution=STEPS_PER_EXECUTION,
                             jit_compile=jit_compile)
-        batch_size = min(batch_size, len(train))
         validation_loss = [_validation_loss_callback(validation, recipe.loss)] if n_validation else []
         history = self.model_.fit(
             _image_batches(train, batch_size, seed=int(self.seed)),
@@ -225,11 +179,6 @@ class ConvAutoencoder(TransformerMixin, BaseEstimator):
         self.model_.jit_compile = False  # predictions run once per batch size: not worth an XLA compile
         return self
 
-    def _n_validation(self, n_images: int) -> int:
-        if not 0 < self.validation_fraction < 0.9 or n_images < 2:
-            return 0
-        return min(max(int(round(n_images * self.validation_fraction)), 1), n_images - 1)
-
     def _assemble(self):
         import keras
 
@@ -241,7 +190,7 @@ class ConvAutoencoder(TransformerMixin, BaseEstimator):
 
     def _check_fitted_input(self, X) -> np.ndarray:
         if not hasattr(self, "model_"):
-            raise RuntimeError("this ConvAutoencoder is not fitted yet; call fit first")
+            raise RuntimeError("this Autoencoder is not fitted yet; call fit first")
         images = as_images(X)
         if images.shape[1:] != tuple(self.image_shape_):
             raise UserInputError(
@@ -258,7 +207,7 @@ class ConvAutoencoder(TransformerMixin, BaseEstimator):
     def inverse_transform(self, latent) -> np.ndarray:
         """Decode a latent matrix (N, n_latent_) to float32 images (N, H, W, C) in [0, 1]."""
         if not hasattr(self, "model_"):
-            raise RuntimeError("this ConvAutoencoder is not fitted yet; call fit first")
+            raise RuntimeError("this Autoencoder is not fitted yet; call fit first")
         latent = np.asarray(latent, dtype=np.float32).reshape((-1, *self.latent_shape_))
         return self.decoder_.predict(latent, batch_size=PREDICT_BATCH_SIZE, verbose=0).astype(np.float32)
 
@@ -273,17 +222,17 @@ class ConvAutoencoder(TransformerMixin, BaseEstimator):
         return np.mean((images - self.reconstruct(images)) ** 2, axis=(1, 2, 3))
 
     def save(self, path) -> Path:
-        """Write the fitted model as one ``.keras`` file."""
+        """Write the fitted model as one ``.keras`` file of stock Keras layers (see :func:`portable`)."""
         path = Path(path)
-        self.model_.save(path)
+        portable(self.model_).save(path)
         return path
 
     @classmethod
-    def load(cls, path) -> ConvAutoencoder:
+    def load(cls, path) -> Autoencoder:
         """Load a model written by :meth:`save`, with Keras' ``safe_mode`` (no code runs)."""
-        import keras
+        keras = import_keras()
 
-        import core.layers  # noqa: F401  (registers the seed network's layers for loading)
+        import core.layers  # noqa: F401  (registers the seed network's layers: models saved before they were portable)
 
         path = Path(path)
         try:
@@ -297,10 +246,33 @@ class ConvAutoencoder(TransformerMixin, BaseEstimator):
         estimator = cls(preset=preset if preset in PRESETS else "default")
         estimator.encoder_, estimator.decoder_ = encoder, decoder
         estimator.image_shape_ = tuple(encoder.input_shape[1:])
-        if estimator.preset == "default":
-            estimator.latent_dim = int(np.prod(encoder.output_shape[1:]))
+        if len(encoder.output_shape) == 2:
+            estimator.latent_dim = int(encoder.output_shape[1])
         estimator.model_ = model
         estimator.latent_shape_ = tuple(encoder.output_shape[1:])
         estimator.n_latent_ = int(np.prod(estimator.latent_shape_))
         estimator.history_ = {}
         return estimator
+
+
+ConvAutoencoder = Autoencoder  # the earlier name, kept for code that imports it
+
+
+def portable(model):
+    """``model`` with the project's own layer classes (``core.layers``) swapped for the stock Keras
+    layers they subclass, with the same weights: a saved copy then loads with plain Keras. Returns
+    ``model`` itself when it holds none of them."""
+    import keras
+
+    from core.layers import BlockMaxPooling2D, ShiftConv2D
+
+    stock = {ShiftConv2D: keras.layers.Conv2D, BlockMaxPooling2D: keras.layers.MaxPooling2D}
+    if not any(type(layer) in stock for part in model.layers for layer in getattr(part, "layers", [part])):
+        return model
+
+    def clone(layer):
+        return stock.get(type(layer), type(layer)).from_config(layer.get_config())
+
+    copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
+    copy.set_weights(model.get_weights())
+    return copy

@@ -1,20 +1,28 @@
-"""One run: a config in, results out.
+"""One run: a config in, results out, in named stages that fit on a sample and apply to every image.
 
-Data flows one way: source -> ImageSet -> fitted autoencoder -> latent matrix -> clusters,
-anomaly scores and a 2-D map -> a results table. ``run_pipeline`` does it all; ``save_run``
-writes ``results.csv``, ``metrics.json`` and ``model.keras`` into a folder, each atomically.
+    load -> train -> encode -> map -> cluster -> anomaly -> apply -> compare
+
+- **fit**, on a seeded sample of at most ``fit_sample`` images: ``train`` fits the autoencoder on
+  the training images; ``encode`` encodes the analysed sample (and the training images the anomaly
+  score is measured against); ``map`` fits the 2-D map and the clustering manifold (UMAP); ``cluster``
+  fits the clusterer; ``anomaly`` fits the anomaly scorer.
+- **apply**, to every analysed image outside the sample, in chunks of ``CHUNK_SIZE`` in input
+  order: encode, place on the map and manifold, cluster, score (:meth:`FittedPipeline.apply`). Each
+  row's results depend on that row alone, so chunks can run anywhere (``core.engine``). Small data
+  is all sample: nothing is left to apply.
+- **compare**, on the sample: every clusterer and scorer of the registry (``core.methods``) side by
+  side, with labels and anomaly flags where the data has them.
+
+:func:`run_pipeline` runs it all; :func:`save_run` writes a run folder (results.csv,
+results.parquet, metrics.json, model.keras, embedding.npz, comparison.parquet, run.json last),
+which the command line writes with ``--out`` and the app keeps under ``runs/``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,14 +30,44 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from core import analysis
-from core.data import ImageSet, load_train_and_analysis_sets
+from core import analysis, import_keras
+from core.comparison import baselines_fingerprint, comparison_scores, comparison_stage
+from core.data import ImageSet, check_image_count, load_train_and_analysis_sets
 from core.errors import UserInputError
+from core.files import sha256, write_atomically, write_npz, write_text
+from core.methods import CLUSTERERS, SCORERS, manifold_embedding, map_embedding, stack_inputs
+from core.presets import training_plan
+from core.progress import Progress
 
 if TYPE_CHECKING:  # imported where used: scikit-learn, which it needs, is slow to import
-    from core.model import ConvAutoencoder
+    from core.model import Autoencoder
 
 RESULT_COLUMNS = ["index", "cluster", "anomaly_score", "reconstruction_error", "map_x", "map_y"]
+FIT_SAMPLE = 60_000
+CHUNK_SIZE = 10_000
+FORMAT_VERSION = 2
+ARTIFACTS = ("model.keras", "embedding.npz", "results.parquet", "comparison.parquet", "metrics.json")
+APPLIED = ("latent", "manifold", "map", "cluster", "anomaly_score", "reconstruction_error")
+STAGES = ("load", "train", "encode", "map", "cluster", "anomaly", "apply", "compare", "write")
+
+
+@dataclass(frozen=True)
+class Method:
+    """An analysis of the latent: which registry clusterer and anomaly scorer a run uses."""
+
+    clusterer: str
+    scorer: str
+
+    @property
+    def description(self) -> str:
+        return (f"clusters: {self.clusterer} ({CLUSTERERS[self.clusterer].description}); "
+                f"anomaly score: {self.scorer} ({SCORERS[self.scorer].description})")
+
+
+METHODS = {
+    "default": Method(clusterer="Gaussian mixture in manifold", scorer="default score"),
+    "seed": Method(clusterer="KMeans on latent", scorer="IsolationForest on latent"),
+}
 
 
 @dataclass(frozen=True)
@@ -38,8 +76,9 @@ class RunConfig:
 
     ``epochs`` and ``batch_size`` of None take the preset's values. ``contamination`` is the
     expected share of anomalies; it sets the flagging threshold, not the scores. ``method`` picks
-    the analysis of the latent (see ``METHODS``); None follows the preset (the ``seed`` preset gets
-    the seed's own method, every other preset the default one).
+    the clusterer and anomaly scorer (see ``METHODS``); None follows the preset (the ``seed``
+    preset gets the seed's own method, every other preset the default one). ``fit_sample`` is how
+    many images (seeded) the fit stages use; the rest are applied in chunks.
     """
 
     data: str = "digits"
@@ -51,6 +90,7 @@ class RunConfig:
     contamination: float = 0.01
     seed: int = 0
     method: str | None = None
+    fit_sample: int = FIT_SAMPLE
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -62,36 +102,22 @@ class RunConfig:
             raise UserInputError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
         return method
 
+    @property
+    def analysis_method(self) -> Method:
+        return METHODS[self.resolved_method()]
 
-METHODS = {
-    "default": "clusters: Gaussian mixture in a 10-D UMAP manifold of the latent (N2D); anomaly score: "
-               "cosine distance to the 50 nearest training images in the latent space plus reconstruction "
-               "cross-entropy (with a separate training set, the larger of cross-entropy and squared error), "
-               "as robust z-scores against the training images",
-    "seed": "clusters: KMeans on the latent; anomaly score: IsolationForest on the latent",
-}
-
-
-@dataclass
-class Embedding:
-    """What a fitted autoencoder tells about the analysed images, independent of the cluster count.
-
-    Attributes:
-        latent: (N, d) float32 latent matrix.
-        reconstruction_error: (N,) mean squared pixel error (pixels in [0, 1]).
-        anomaly_score: (N,) the default anomaly score, higher = more anomalous.
-        map_xy: (N, 2) float32 2-D map of the latent space.
-        manifold: (N, m) float32 UMAP manifold the default method clusters in; (N, 0) when the
-            clusters come from KMeans on the latent (the seed method).
-        seconds: wall seconds per stage ("encode", "anomaly", "map").
-    """
-
-    latent: np.ndarray
-    reconstruction_error: np.ndarray
-    anomaly_score: np.ndarray
-    map_xy: np.ndarray
-    seconds: dict = field(default_factory=dict)
-    manifold: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    def check(self, n_analysed: int, n_train: int | None = None) -> None:
+        """Raise UserInputError for any setting that cannot work on this many images, before any
+        work is done. The one place settings are checked; ``n_train`` None checks only the settings
+        a stored run can change without training (cluster count, contamination, method)."""
+        self.resolved_method()
+        analysis.check_contamination(self.contamination)
+        analysis.check_n_clusters(self.clusters, min(n_analysed, self.fit_sample))
+        if n_train is None:
+            return
+        if not float(self.fit_sample).is_integer() or self.fit_sample < 100:
+            raise UserInputError(f"the fit sample must be a whole number of at least 100 images, got {self.fit_sample}")
+        training_plan(self.preset, self.epochs, self.batch_size, min(n_train, self.fit_sample))
 
 
 @dataclass
@@ -100,243 +126,362 @@ class RunResult:
 
     Attributes:
         config: the run's config.
-        model: the fitted autoencoder; None when rebuilt from a stored run without loading it.
-        table: one row per analysed image, in input order, with ``RESULT_COLUMNS`` (+ ``label``).
+        model: the fitted autoencoder; None when read from a run folder without loading it.
+        table: one row per analysed image, in input order: ``RESULT_COLUMNS`` (+ ``label``) + ``id``.
         latent: (N, d) float32 latent matrix of the analysed images.
-        cluster_centers: (k, d) cluster centres in the latent space.
+        manifold: (N, m) float32 clustering manifold of the analysed images.
+        sample: (S,) sorted positions of the fit sample among the analysed images.
+        comparison: one row per compared image (``index``: its position), a ``cluster: NAME``
+            column per clusterer and a ``score: NAME`` column per anomaly scorer.
+        pixel_manifold: (C, m) float32 UMAP manifold of the compared images' pixels.
         metrics: history, seconds per stage, threshold, and evaluation scores when known.
     """
 
     config: RunConfig
-    model: ConvAutoencoder | None
+    model: Autoencoder | None
     table: pd.DataFrame
     latent: np.ndarray
-    cluster_centers: np.ndarray
+    manifold: np.ndarray
+    sample: np.ndarray
+    comparison: pd.DataFrame
+    pixel_manifold: np.ndarray
     metrics: dict = field(default_factory=dict)
 
 
-class _Stopwatch:
-    """Times named stages into ``seconds`` and reports each start to ``on_stage(name)``."""
-
-    def __init__(self, on_stage: Callable[[str], None] | None = None):
-        self.seconds: dict[str, float] = {}
-        self.on_stage = on_stage
-
-    @contextmanager
-    def stage(self, name: str):
-        if self.on_stage is not None:
-            self.on_stage(name)
-        start = time.perf_counter()
-        yield
-        self.seconds[name] = round(time.perf_counter() - start, 3)
+# --- the fitted pipeline: what the apply stage needs ------------------------------------------------
 
 
-def run_pipeline(
-    config: RunConfig,
-    train_set: ImageSet | None = None,
-    analysis_set: ImageSet | None = None,
-    callbacks=None,
-    on_stage: Callable[[str], None] | None = None,
-) -> RunResult:
-    """Train, encode, cluster, score and map. Loads the data from the config unless given.
+@dataclass
+class FittedPipeline:
+    """The fitted stages. :meth:`apply` takes any images and returns their results, row by row.
 
-    ``callbacks`` are Keras callbacks for training; ``on_stage(name)`` is called as each stage
-    starts ("load", "train", "encode", "anomaly", "map", "cluster").
+    Pickles without the Keras model (workers load it once from ``model_path``).
     """
-    watch = _Stopwatch(on_stage)
-    with watch.stage("load"):
+
+    model: Autoencoder | None
+    manifold: object
+    map: object
+    clusterer: object
+    scorer: object
+    method: Method
+    model_path: str | None = None
+
+    def apply(self, images: np.ndarray, seconds: dict | None = None) -> dict[str, np.ndarray]:
+        """Results (``APPLIED``) of (n, H, W, C) images: ``latent`` (n, d), ``manifold`` (n, m), ``map``
+        (n, 2), ``cluster`` (n,), ``anomaly_score`` (n,), ``reconstruction_error`` (n,). ``seconds``, when
+        given, collects the seconds of each step by stage name."""
+        import time
+
+        seconds = {} if seconds is None else seconds
+        start = time.perf_counter()
+        features = encode(self._model(), images)
+        seconds["encode"] = seconds.get("encode", 0.0) + time.perf_counter() - start
+        start = time.perf_counter()
+        features["manifold"] = self.manifold.transform(features["latent"])
+        features["map"] = self.map.transform(features["latent"])
+        seconds["map"] = seconds.get("map", 0.0) + time.perf_counter() - start
+        start = time.perf_counter()
+        features["cluster"] = self.clusterer.predict(stack_inputs(CLUSTERERS[self.method.clusterer], features))
+        seconds["cluster"] = seconds.get("cluster", 0.0) + time.perf_counter() - start
+        start = time.perf_counter()
+        features["anomaly_score"] = self.scorer.decision_function(stack_inputs(SCORERS[self.method.scorer], features))
+        seconds["anomaly"] = seconds.get("anomaly", 0.0) + time.perf_counter() - start
+        features["reconstruction_error"] = features.pop("squared_error")
+        features.pop("cross_entropy")
+        return features
+
+    def _model(self):
+        if self.model is None:
+            self.model = _load_model_once(self.model_path)
+        return self.model
+
+    def __getstate__(self):
+        return {**self.__dict__, "model": None}
+
+
+_LOADED_MODELS: dict[str, object] = {}
+
+
+def _load_model_once(path: str):
+    """A worker's copy of the saved model at ``path``, loaded on its first chunk."""
+    if path not in _LOADED_MODELS:
+        from core.model import Autoencoder
+
+        _LOADED_MODELS[path] = Autoencoder.load(path)
+    return _LOADED_MODELS[path]
+
+
+def encode(model: Autoencoder, images: np.ndarray) -> dict[str, np.ndarray]:
+    """``latent`` (n, d) and the per-image reconstruction errors ``cross_entropy`` and
+    ``squared_error`` (n,) of (n, H, W, C) images."""
+    latent = model.transform(images)
+    reconstruction = model.inverse_transform(latent)
+    return {"latent": latent,
+            "cross_entropy": analysis.cross_entropy_error(images, reconstruction).astype(np.float32),
+            "squared_error": analysis.squared_error(images, reconstruction).astype(np.float32)}
+
+
+# --- the run ------------------------------------------------------------------------------------------
+
+
+def run_pipeline(config: RunConfig, train_set: ImageSet | None = None, analysis_set: ImageSet | None = None,
+                 callbacks=None, progress: Progress | None = None, engine=None, model_path: str | None = None,
+                 baselines: Path | None = None) -> RunResult:
+    """Fit on the sample, apply to every image, compare. Loads the data from the config unless given.
+
+    ``callbacks`` are Keras callbacks for training; ``progress`` times the stages and hears about
+    epochs and chunks; ``engine`` applies the chunks (``core.engine``; None: in this process);
+    ``model_path`` is where the engine's workers find the saved model (a run folder's
+    ``model.keras``, written before the apply stage when an engine needs it); ``baselines`` is a
+    folder where the raw-pixel comparisons are kept per data set and reused.
+    """
+    progress = progress or Progress()
+    with progress.run_stage("load"):
         if analysis_set is None:
             train_set, analysis_set = load_train_and_analysis_sets(config.data, config.train_data)
-        train_set = analysis_set if train_set is None else train_set
-        check_settings(config, len(analysis_set))
-    with watch.stage("train"):
-        model = train_model(config, train_set, callbacks=callbacks)
-    embedding = embed(model, analysis_set, config, on_stage=on_stage, train_set=train_set)
-    watch.seconds.update(embedding.seconds)
-    with watch.stage("cluster"):
-        clusters, centers = assign_clusters(embedding, config.clusters, config.seed)
-    return assemble(config, model, embedding, clusters, centers, analysis_set, train_set, watch.seconds)
+        same_set = train_set is None or train_set is analysis_set
+        train_set = analysis_set if same_set else train_set
+        for image_set in (train_set, analysis_set):
+            check_image_count(len(image_set), image_set.name)
+        config.check(len(analysis_set), len(train_set))
+        sample = fit_sample(len(analysis_set), config.fit_sample, config.seed)
+        analysed_sample = analysis_set.read(sample)
+        train_sample = analysed_sample if same_set else train_set.read(fit_sample(len(train_set), config.fit_sample,
+                                                                                config.seed))
+        plan = training_plan(config.preset, config.epochs, config.batch_size, len(train_sample))
+        progress.plan(len(train_sample), len(analysis_set), int(np.prod(analysis_set.image_shape)), plan.epochs,
+                      [name for name in STAGES if name != "load" and (name != "apply" or len(sample) < len(analysis_set))])
+
+    fitted, outputs, reference = fit_pipeline(config, train_sample, analysed_sample, same_set, progress, callbacks)
+    if len(sample) < len(analysis_set):
+        with progress.run_stage("apply"):
+            if engine is not None and model_path is not None:
+                fitted.model.save(model_path)
+                fitted.model_path = model_path
+            outputs = apply_everywhere(fitted, analysis_set, sample, outputs, progress, engine)
+    with progress.run_stage("compare"):
+        comparison, pixel_manifold = comparison_stage(config, fitted, analysed_sample, sample, outputs, reference,
+                                                      baselines=baselines, fingerprint=baselines_fingerprint(
+                                                          baselines, analysis_set, train_set, same_set))
+    return assemble(config, fitted.model, analysis_set, train_set, sample, outputs, comparison, pixel_manifold,
+                    progress.seconds)
 
 
-def check_settings(config: RunConfig, n_images: int) -> None:
-    """Raise UserInputError for settings that cannot work, before any training."""
-    check_analysis_settings(config, n_images)
-    check_model_settings(config, n_images)
+def fit_sample(n_images: int, size: int, seed: int) -> np.ndarray:
+    """Sorted positions of a seeded sample of ``size`` of ``n_images`` images (all when fewer)."""
+    if n_images <= size:
+        return np.arange(n_images)
+    return np.sort(np.random.default_rng(seed).choice(n_images, size=int(size), replace=False))
 
 
-def check_analysis_settings(config: RunConfig, n_images: int) -> None:
-    """Raise UserInputError for a cluster count, method or contamination that cannot work (the
-    settings a stored run can change without training; checked without importing scikit-learn)."""
-    analysis.check_n_clusters(config.clusters, n_images)
-    config.resolved_method()
-    analysis.anomaly_threshold(np.zeros(2), config.contamination)
+def fit_pipeline(config: RunConfig, train_images: ImageSet, analysed: ImageSet, same_set: bool,
+                 progress: Progress, callbacks=None) -> tuple[FittedPipeline, dict, dict]:
+    """Fit every stage on the samples. Returns the fitted pipeline, the analysed sample's results
+    (the same columns as :meth:`FittedPipeline.apply`, plus ``cross_entropy``), and the features of
+    the training images the scorer was fitted on (the same dict when they are the analysed ones)."""
+    from core.model import Autoencoder
+
+    method = config.analysis_method
+    with progress.run_stage("train"):
+        model = Autoencoder(preset=config.preset, epochs=config.epochs, batch_size=config.batch_size, seed=config.seed)
+        model.fit(train_images.images, callbacks=[_epoch_reporter(progress), *(callbacks or [])])
+    with progress.run_stage("encode"):
+        outputs = encode(model, analysed.images)
+        reference = outputs if same_set else encode(model, train_images.images)
+    with progress.run_stage("map"):
+        manifold, flat_map = fit_embeddings(outputs["latent"], config.seed)
+        outputs["manifold"], outputs["map"] = manifold.embedding_, flat_map.embedding_
+    with progress.run_stage("cluster"):
+        entry = CLUSTERERS[method.clusterer]
+        clusterer = entry.make(n_clusters=config.clusters, seed=config.seed).fit(stack_inputs(entry, outputs))
+        outputs["cluster"] = clusterer.labels_
+    with progress.run_stage("anomaly"):
+        entry = SCORERS[method.scorer]
+        scorer = entry.make(contamination=config.contamination, seed=config.seed, novelty=not same_set)
+        scorer.fit(stack_inputs(entry, reference))
+        outputs["anomaly_score"] = (scorer.decision_scores_ if same_set
+                                    else scorer.decision_function(stack_inputs(entry, outputs)))
+    outputs["reconstruction_error"] = outputs["squared_error"]
+    if not same_set:
+        reference["pixels"] = train_images.images.reshape(len(train_images), -1)
+    return FittedPipeline(model, manifold, flat_map, clusterer, scorer, method), outputs, reference
 
 
-def check_model_settings(config: RunConfig, n_images: int) -> None:
-    """Raise UserInputError for a preset, epochs or batch size that cannot train on ``n_images``."""
-    from core.model import ConvAutoencoder
-
-    ConvAutoencoder(preset=config.preset, epochs=config.epochs, batch_size=config.batch_size).check_params(n_images)
-
-
-def train_model(config: RunConfig, train_set: ImageSet, callbacks=None) -> ConvAutoencoder:
-    """Fit the configured autoencoder on ``train_set``."""
-    from core.model import ConvAutoencoder
-
-    model = ConvAutoencoder(preset=config.preset, epochs=config.epochs, batch_size=config.batch_size,
-                            seed=config.seed)
-    return model.fit(train_set, callbacks=callbacks)
-
-
-def embed(model: ConvAutoencoder, analysis_set: ImageSet, config: RunConfig,
-          on_stage: Callable[[str], None] | None = None, train_set: ImageSet | None = None) -> Embedding:
-    """Encode the analysed images and compute everything that does not depend on the cluster count.
-
-    ``train_set`` is what the model trained on (None: the analysed images); the default method's
-    anomaly score measures the analysed images against it.
-    """
-    method = config.resolved_method()
-    watch = _Stopwatch(on_stage)
-    with watch.stage("encode"):
-        latent = model.transform(analysis_set)
-        reconstruction = model.inverse_transform(latent)
-        reconstruction_error = analysis.squared_error(analysis_set.images, reconstruction)
-    with watch.stage("anomaly"):
-        anomaly_score = anomaly_scores(model, analysis_set, latent, reconstruction, method,
-                                       seed=config.seed, train_set=train_set)
-        del reconstruction
-    with watch.stage("map"):
-        if method == "default":
-            map_xy, manifold = map_and_manifold(latent, seed=config.seed)
-        else:
-            map_xy = analysis.map_2d(latent, seed=config.seed, knn=analysis.nearest_neighbors(latent))
-            manifold = np.zeros((len(latent), 0), dtype=np.float32)
-    return Embedding(latent=latent, reconstruction_error=reconstruction_error, anomaly_score=anomaly_score,
-                     map_xy=map_xy, seconds=watch.seconds, manifold=manifold)
-
-
-def map_and_manifold(latent: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The 2-D map (N, 2) and the clustering manifold (N, m) of an (N, d) latent matrix, from one
-    shared nearest-neighbour search. The two UMAP layouts run side by side in two threads: each is
+def fit_embeddings(latent: np.ndarray, seed: int):
+    """The clustering manifold and the 2-D map fitted on (S, d) latent rows, from one shared
+    nearest-neighbour search. The two UMAP layouts run side by side in two threads: each is
     seeded, so single-threaded, and their numba code runs without the GIL."""
     knn = analysis.nearest_neighbors(latent)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        manifold = pool.submit(analysis.cluster_manifold, latent, seed=seed, knn=knn)
-        map_xy = analysis.map_2d(latent, seed=seed, knn=knn)
-        return map_xy, manifold.result()
+        manifold = pool.submit(manifold_embedding(seed).fit, latent, knn)
+        flat_map = map_embedding(seed).fit(latent, knn)
+        return manifold.result(), flat_map
 
 
-def anomaly_scores(model: ConvAutoencoder, analysis_set: ImageSet, latent: np.ndarray, reconstruction: np.ndarray,
-                   method: str = "default", seed: int = 0, train_set: ImageSet | None = None) -> np.ndarray:
-    """The method's anomaly score (N,) of the analysed images, higher = more anomalous.
+def apply_everywhere(fitted: FittedPipeline, analysis_set, sample: np.ndarray, sample_outputs: dict,
+                     progress: Progress, engine=None) -> dict[str, np.ndarray]:
+    """Every analysed image's results, in input order: the sample's from the fit, the others from
+    :meth:`FittedPipeline.apply` in chunks of ``CHUNK_SIZE`` positions (run by ``engine``)."""
+    from core.engine import LocalEngine
 
-    ``latent`` (N, d) and ``reconstruction`` (N, H, W, C) are the model's encoding and decoding of
-    ``analysis_set``. The seed method scores with an IsolationForest on the latent; the default one
-    with :func:`analysis.combined_anomaly_scores` against ``train_set`` (None: the analysed images).
-    """
-    if method == "seed":
-        return analysis.isolation_forest_scores(latent, seed=seed)
-    cross_entropy = analysis.cross_entropy_error(analysis_set.images, reconstruction)
-    if train_set is None or train_set is analysis_set:
-        sample = analysis.reference_sample(len(latent), seed=seed)
-        return analysis.combined_anomaly_scores(latent, cross_entropy, latent, cross_entropy[sample],
-                                                same_set=True, seed=seed)
-    train_latent = model.transform(train_set)
-    sample = analysis.reference_sample(len(train_latent), seed=seed)
-    reference_images = train_set.images[sample]
-    reference_reconstruction = model.inverse_transform(train_latent[sample])
-    return analysis.combined_anomaly_scores(
-        latent, cross_entropy, train_latent, analysis.cross_entropy_error(reference_images, reference_reconstruction),
-        same_set=False, seed=seed, squared_error=analysis.squared_error(analysis_set.images, reconstruction),
-        reference_squared_error=analysis.squared_error(reference_images, reference_reconstruction))
+    n_images = len(analysis_set)
+    outside = np.ones(n_images, dtype=bool)
+    outside[sample] = False
+    chunks = [positions for start in range(0, n_images, CHUNK_SIZE)
+              if len(positions := np.flatnonzero(outside[start:start + CHUNK_SIZE]) + start)]
+    columns = {name: _empty_column(sample_outputs[name], n_images) for name in APPLIED}
+    for name, column in columns.items():
+        column[sample] = sample_outputs[name]
+    for positions, results, seconds in (engine or LocalEngine()).apply(fitted, analysis_set, chunks, progress):
+        for name, column in columns.items():
+            column[positions] = results[name]
+        for name, value in seconds.items():
+            progress.add_seconds(f"apply {name}", value)
+    return columns
 
 
-def assign_clusters(embedding: Embedding, n_clusters: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster labels (N,) and centres (k, d) in the latent space: a Gaussian mixture in the
-    embedding's UMAP manifold when it has one (the default method), else KMeans on the latent."""
-    if embedding.manifold.size == 0:
-        kmeans = analysis.fit_kmeans(embedding.latent, n_clusters, seed=seed)
-        return kmeans.labels_.astype(int), kmeans.cluster_centers_.astype(np.float32)
-    clusters = analysis.mixture_clusters(embedding.manifold, n_clusters, seed=seed)
-    return clusters, analysis.cluster_means(embedding.latent, clusters, n_clusters)
+def _empty_column(values: np.ndarray, n_images: int) -> np.ndarray:
+    return np.zeros((n_images, *np.shape(values)[1:]), dtype=np.asarray(values).dtype)
 
 
-def assemble(config: RunConfig, model: ConvAutoencoder | None, embedding: Embedding, clusters: np.ndarray,
-             centers: np.ndarray, analysis_set: ImageSet, train_set: ImageSet,
-             seconds: dict | None = None, history: dict | None = None, scores: dict | None = None) -> RunResult:
-    """The results table (``RESULT_COLUMNS`` + ``label``) and metrics of a finished run.
+def _epoch_reporter(progress: Progress):
+    keras = import_keras()
 
-    ``model`` may be None for a stored run whose model is not loaded (the app does not need
-    TensorFlow to show a stored run's table, map and scores); ``history`` then gives the
-    per-epoch losses, which otherwise come from the model. ``scores``: the :func:`evaluate`
-    result when it is known already (a stored clustering); None computes it."""
-    seconds = dict(seconds or {})
-    seconds["total"] = round(sum(v for k, v in seconds.items() if k != "total"), 3)
-    table = pd.DataFrame({
-        "index": np.arange(len(analysis_set)),
-        "cluster": clusters,
-        "anomaly_score": embedding.anomaly_score,
-        "reconstruction_error": embedding.reconstruction_error,
-        "map_x": embedding.map_xy[:, 0],
-        "map_y": embedding.map_xy[:, 1],
-    })
-    if analysis_set.labels is not None:
-        table["label"] = analysis_set.labels
+    class ReportEpochs(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            progress.epoch_end(epoch, logs or {})
+
+    return ReportEpochs()
+
+
+# --- results and metrics ----------------------------------------------------------------------------------
+
+
+def assemble(config: RunConfig, model, analysis_set, train_set, sample: np.ndarray, outputs: dict,
+             comparison: pd.DataFrame, pixel_manifold: np.ndarray, seconds: dict,
+             history: dict | None = None) -> RunResult:
+    """The results table and metrics of a finished run (``history`` None: the model's)."""
+    seconds = dict(seconds)
+    seconds["total"] = round(sum(v for k, v in seconds.items() if k != "total" and not k.startswith("apply ")), 3)
+    table = results_table(analysis_set, outputs)
     metrics = {
         "config": config.to_dict(),
-        "data": {
-            "analysed": analysis_set.name,
-            "trained_on": train_set.name,
-            "n_images": len(analysis_set),
-            "n_train_images": len(train_set),
-            "image_shape": list(analysis_set.image_shape),
-        },
-        "model": {"preset": config.preset, "latent_size": int(embedding.latent.shape[1]),
-                  "method": config.resolved_method()},
+        "data": {"analysed": analysis_set.name, "trained_on": train_set.name, "n_images": len(analysis_set),
+                 "n_train_images": len(train_set), "image_shape": list(analysis_set.image_shape),
+                 "fit_sample": len(sample), "compared": len(comparison)},
+        "model": {"preset": config.preset, "latent_size": int(outputs["latent"].shape[1]),
+                  "method": config.resolved_method(), "clusterer": config.analysis_method.clusterer,
+                  "scorer": config.analysis_method.scorer},
         "history": model.history_ if history is None else history,
         "seconds": seconds,
-        "anomaly_threshold": analysis.anomaly_threshold(embedding.anomaly_score, config.contamination),
+        "anomaly_threshold": analysis.anomaly_threshold(table["anomaly_score"].to_numpy(), config.contamination),
     }
-    metrics.update(evaluate(analysis_set, table) if scores is None else scores)
-    return RunResult(config=config, model=model, table=table, latent=embedding.latent,
-                     cluster_centers=centers, metrics=metrics)
+    metrics.update(evaluate(analysis_set, table, comparison))
+    return RunResult(config=config, model=model, table=table, latent=np.asarray(outputs["latent"], np.float32),
+                     manifold=np.asarray(outputs["manifold"], np.float32), sample=sample, comparison=comparison,
+                     pixel_manifold=pixel_manifold, metrics=metrics)
 
 
-def evaluate(image_set: ImageSet, table: pd.DataFrame) -> dict:
-    """Clustering scores against labels and anomaly scores against known flags, where known."""
+def results_table(analysis_set, outputs: dict) -> pd.DataFrame:
+    """``RESULT_COLUMNS`` (+ ``label``) + ``id``, one row per analysed image in input order."""
+    table = pd.DataFrame({
+        "index": np.arange(len(analysis_set)),
+        "cluster": np.asarray(outputs["cluster"], dtype=np.int64),
+        "anomaly_score": outputs["anomaly_score"],
+        "reconstruction_error": outputs["reconstruction_error"],
+        "map_x": outputs["map"][:, 0],
+        "map_y": outputs["map"][:, 1],
+    })
+    if analysis_set.labels is not None:
+        table["label"] = analysis_set.label_values()
+    table["id"] = analysis_set.ids
+    return table
+
+
+def evaluate(image_set, table: pd.DataFrame, comparison: pd.DataFrame | None = None) -> dict:
+    """Clustering scores against labels and anomaly scores against known flags, where known;
+    with ``comparison``, the same for every compared method, best first."""
     scores = {}
-    if image_set.labels is not None:
-        scores["clustering"] = analysis.clustering_scores(image_set.labels, table["cluster"])
-    flags = image_set.anomaly_flags
-    if flags is not None and flags.any() and not flags.all():
+    labels, flags = image_set.labels, image_set.anomaly_flags
+    has_flags = flags is not None and flags.any() and not flags.all()
+    if labels is not None:
+        scores["clustering"] = analysis.clustering_scores(labels, table["cluster"])
+    if has_flags:
         scores["anomaly"] = {
             "anomaly_score": analysis.anomaly_detection_scores(flags, table["anomaly_score"]),
             "reconstruction_error": analysis.anomaly_detection_scores(flags, table["reconstruction_error"]),
         }
+    if comparison is not None:
+        known = comparison_scores(comparison, None if labels is None else labels[comparison["index"]],
+                                  flags[comparison["index"]] if has_flags else None)
+        if known:
+            scores["comparison"] = known
     return scores
 
 
-def save_run(result: RunResult, out_dir) -> Path:
-    """Write results.csv, metrics.json and model.keras into ``out_dir``, each atomically."""
+# --- run folders ----------------------------------------------------------------------------------------
+
+
+def save_run(result: RunResult, out_dir, key: str | None = None) -> Path:
+    """Write a run folder: results.csv and results.parquet (the table), metrics.json, model.keras,
+    embedding.npz (latent, manifold, sample, pixel manifold), comparison.parquet, and run.json last
+    with the sha256 of the others. Every file is written atomically, so a folder without a valid
+    run.json is an unfinished run."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_atomically(out_dir / "results.csv", lambda path: result.table.to_csv(path, index=False))
-    write_atomically(out_dir / "metrics.json",
-                      lambda path: Path(path).write_text(json.dumps(result.metrics, indent=2)))
-    write_atomically(out_dir / "model.keras", result.model.save, suffix=".keras")
+    write_atomically(out_dir / "results.parquet", lambda path: result.table.to_parquet(path, index=False),
+                     suffix=".parquet")
+    write_atomically(out_dir / "comparison.parquet", lambda path: result.comparison.to_parquet(path, index=False),
+                     suffix=".parquet")
+    write_text(out_dir / "metrics.json", json.dumps(result.metrics, indent=2))
+    if result.model is not None:
+        write_atomically(out_dir / "model.keras", result.model.save, suffix=".keras")
+    write_npz(out_dir / "embedding.npz", {"latent": result.latent, "manifold": result.manifold,
+                                          "sample": result.sample, "pixel_manifold": result.pixel_manifold})
+    record = {"format": FORMAT_VERSION, "key": key, "config": result.config.to_dict(),
+              "data": result.metrics["data"], "history": result.metrics["history"],
+              "seconds": result.metrics["seconds"],
+              "sha256": {name: sha256(out_dir / name) for name in ARTIFACTS}}
+    write_text(out_dir / "run.json", json.dumps(record, indent=2))
     return out_dir
 
 
-def write_atomically(target: Path, write: Callable[[str], object], suffix: str = ".tmp") -> None:
-    """Write with ``write(temporary_path)`` in the target's folder, then rename over the target."""
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=suffix)
-    os.close(handle)
+def read_record(folder: Path, key: str | None = None) -> dict | None:
+    """run.json of a complete, unaltered run folder (every artifact matches its recorded sha256),
+    or None. With ``key``, also None unless the folder holds that run."""
+    folder = Path(folder)
     try:
-        write(temporary)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        record = json.loads((folder / "run.json").read_text())
+        if record.get("format") != FORMAT_VERSION or (key is not None and record.get("key") != key):
+            return None
+        if set(record["sha256"]) != set(ARTIFACTS) or not {"config", "history", "seconds", "data"} <= set(record):
+            return None
+        for name, digest in record["sha256"].items():
+            if sha256(folder / name) != digest:
+                return None
+        return record
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def read_run(folder: Path, record: dict | None = None) -> RunResult:
+    """The RunResult of a run folder, without loading its model (``model`` None). Raises
+    UserInputError when the folder is not a complete run."""
+    folder = Path(folder)
+    record = record or read_record(folder)
+    if record is None:
+        raise UserInputError(f"'{folder}' holds no complete run (its run.json is missing or its files changed)")
+    try:
+        config = RunConfig(**record["config"])
+        table = pd.read_parquet(folder / "results.parquet")
+        comparison = pd.read_parquet(folder / "comparison.parquet")
+        metrics = json.loads((folder / "metrics.json").read_text())
+        with np.load(folder / "embedding.npz", allow_pickle=False) as arrays:
+            latent, manifold = arrays["latent"], arrays["manifold"]
+            sample, pixel_manifold = arrays["sample"], arrays["pixel_manifold"]
+    except Exception as error:  # changed on disk after its hashes were checked
+        raise UserInputError(f"the run in '{folder.name}' could not be read ({type(error).__name__}); "
+                             "run it again") from error
+    return RunResult(config=config, model=None, table=table, latent=latent, manifold=manifold, sample=sample,
+                     comparison=comparison, pixel_manifold=pixel_manifold, metrics=metrics)

@@ -12,7 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.errors import UserInputError
+
 MAX_EPOCHS = 1000
+MAX_SCALED_EPOCHS = 300
+SMALL_DATA_MIN_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -124,3 +128,56 @@ PRESETS = {
         min_steps=1500,
     ),
 }
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """How a preset trains on a number of images: ``epochs``, ``batch_size`` (images per step) and
+    ``n_validation`` (images held out for val_loss)."""
+
+    epochs: int
+    batch_size: int
+    n_validation: int
+
+
+def preset_named(name: str) -> Preset:
+    """The preset called ``name``; UserInputError for an unknown one."""
+    if name not in PRESETS:
+        raise UserInputError(f"unknown preset '{name}'; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def training_plan(preset: str, epochs=None, batch_size=None, n_images: int = 0,
+                  validation_fraction: float = 0.1) -> TrainingPlan:
+    """The epochs, batch size and validation images a fit of ``preset`` on ``n_images`` uses.
+
+    ``epochs`` and ``batch_size`` of None are the preset's. For a preset with ``min_steps``, left
+    to itself on a small dataset, batches shrink (down to 32, about 30 steps an epoch) and the
+    epochs rise to reach ``min_steps`` gradient steps (at most ``MAX_SCALED_EPOCHS``): small datasets
+    reach enough steps in fewer passes, i.e. faster. Raises UserInputError for settings that
+    cannot work; this is the one place they are checked.
+    """
+    recipe = preset_named(preset)
+    if n_images < 2:
+        raise UserInputError(f"an autoencoder needs at least 2 images to train, got {n_images}")
+    if not 0 <= validation_fraction < 0.9:
+        raise UserInputError(f"validation fraction must be in [0, 0.9), got {validation_fraction}")
+    n_validation = 0
+    if validation_fraction > 0:
+        n_validation = min(max(int(round(n_images * validation_fraction)), 1), n_images - 1)
+    n_train = n_images - n_validation
+    if batch_size is None:
+        batch_size = recipe.batch_size
+        if recipe.min_steps:
+            batch_size = int(min(recipe.batch_size, max(SMALL_DATA_MIN_BATCH, n_train // 30)))
+    if not float(batch_size).is_integer() or batch_size < 1:
+        raise UserInputError(f"batch size must be a whole number of at least 1, got {batch_size}")
+    batch_size = int(min(batch_size, n_train))
+    if epochs is None:
+        epochs = recipe.epochs
+        if recipe.min_steps:
+            steps_per_epoch = -(-n_train // batch_size)
+            epochs = max(epochs, min(MAX_SCALED_EPOCHS, -(-recipe.min_steps // steps_per_epoch)))
+    if not float(epochs).is_integer() or not 1 <= epochs <= MAX_EPOCHS:
+        raise UserInputError(f"epochs must be a whole number from 1 to {MAX_EPOCHS}, got {epochs}")
+    return TrainingPlan(epochs=int(epochs), batch_size=batch_size, n_validation=n_validation)

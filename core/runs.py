@@ -1,69 +1,66 @@
-"""Runs on disk: one folder per trained model, found again by a hash of its config and data.
+"""Runs on disk, found again by a hash of their config and data, and trained in a worker process.
 
-A run folder holds ``model.keras``, ``embedding.npz`` (latent matrix, reconstruction error,
-anomaly score and 2-D map of the analysed images) and ``run.json`` (config, history, timings and
-the sha256 of the two other files). ``clusters/`` keeps each cluster count's labels, centres and
-scores once computed, so a restarted app shows a stored run without clustering it again (and
-without importing scikit-learn). Every file is written atomically and ``run.json`` last, so a
-folder without a valid ``run.json``, or whose files do not match their recorded hashes, is treated
-as missing and trained again: it never crashes a reader and never serves wrong results.
+Each run is a run folder (``core.pipeline.save_run``: results, metrics, model, embedding,
+comparison, and ``run.json`` last with the sha256 of the others) under the runs folder, named by
+:func:`run_key`. A folder without a valid ``run.json``, or whose files do not match their recorded
+hashes, is treated as missing and trained again: it never crashes a reader, never serves wrong
+results. Reading a run writes nothing but derived caches: ``clusters/`` keeps each other cluster
+count's clustering once computed (atomically; an unreadable one is computed again).
 
-The cluster count and contamination are not part of the key: changing them never retrains.
-A clustering file that cannot be read, or does not fit its run, is computed and written again.
+The app trains in a worker process (:class:`RunQueue`), never in the server's own: the server stays
+responsive, Keras' process-wide state is the worker's alone, and a run's progress reaches the
+pages through ``progress.json`` in its folder. Runs take turns in that one worker (several at
+once would share 2 cores and the memory), and two sessions asking for the same run share it.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import hashlib
 import json
 import logging
+import shutil
 import threading
 import time
 import zipfile
 from collections import defaultdict
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.data import ImageSet
+from core import analysis
+from core.comparison import compare_clusterers
+from core.data import ImageSet, load_train_and_analysis_sets
 from core.errors import UserInputError
-from core.pipeline import (
-    Embedding,
-    RunConfig,
-    RunResult,
-    assemble,
-    assign_clusters,
-    embed,
-    train_model,
-    write_atomically,
-)
+from core.files import write_npz, write_text
+from core.methods import CLUSTERERS, stack_inputs
+from core.pipeline import FORMAT_VERSION, RunConfig, RunResult, evaluate, read_record, read_run, run_pipeline, save_run
+from core.progress import Progress
 
-if TYPE_CHECKING:  # imported where used: scikit-learn, which it needs, is slow to import
-    from core.model import ConvAutoencoder
-
-KEY_FIELDS = ("data", "train_data", "preset", "epochs", "batch_size", "seed", "method")
-FORMAT_VERSION = 1
-ARTIFACTS = ("model.keras", "embedding.npz")  # the files run.json records the sha256 of
+KEY_FIELDS = ("preset", "epochs", "batch_size", "seed", "method", "fit_sample")
+PROGRESS_FILE = "progress.json"
+BASELINES = "baselines"
+UPLOADS = "uploads"
 
 
 def run_key(config: RunConfig, train_fingerprint: str, analysis_fingerprint: str) -> str:
-    """A 16-hex-digit id for the trained part of a run: its model settings and both data sets."""
+    """A 16-hex-digit id for the trained part of a run: its model settings and both data sets.
+
+    The cluster count and contamination are not part of it: changing them never retrains."""
     fields = {name: getattr(config, name) for name in KEY_FIELDS}
-    fields.pop("data"), fields.pop("train_data")  # the fingerprints identify the data, not its name
+    fields["method"] = config.resolved_method()
     text = json.dumps([FORMAT_VERSION, fields, train_fingerprint, analysis_fingerprint], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class RunStore:
-    """Trained runs in a folder, each trained once per process even when asked for concurrently.
+    """Runs in a folder, each trained once even when asked for concurrently.
 
     Attributes:
         root: the runs folder.
-        trainings: how many models this store has trained (a counter for tests and the UI).
+        trainings: how many runs this store has trained (a counter for tests and the UI).
     """
 
     def __init__(self, root):
@@ -73,277 +70,292 @@ class RunStore:
         self._locks_guard = threading.Lock()
         self._jobs: dict[str, TrainingJob] = {}
 
-    def start(self, key: str, config: RunConfig, train_set: ImageSet, analysis_set: ImageSet) -> TrainingJob:
-        """The background job training ``key``: the running or finished one, or a new one.
-
-        A failed job is replaced by a new one, and so is a finished one whose run is no longer
-        on disk intact (deleted or corrupted since): it trains again. Asking twice for one key
-        trains it once.
-        """
-        with self._locks_guard:
-            job = self._jobs.get(key)
-            if job is None or job.progress.stage == "failed" or (not job.running and not self.has(key)):
-                job = self._jobs[key] = TrainingJob(self, key, config, train_set, analysis_set)
-            return job
-
-    def job(self, key: str) -> TrainingJob | None:
-        """The job started for ``key`` in this process, if any."""
-        return self._jobs.get(key)
-
     def folder(self, key: str) -> Path:
         return self.root / key
 
     def has(self, key: str) -> bool:
         """True when a complete, uncorrupted run is on disk."""
-        return self._read_record(key) is not None
+        return read_record(self.folder(key), key) is not None
 
     def record(self, key: str) -> dict:
-        """The run.json content of a stored run (config, history, seconds, data names)."""
-        record = self._read_record(key)
+        """The run.json content of a stored run (config, history, seconds, data)."""
+        record = read_record(self.folder(key), key)
         if record is None:
             raise KeyError(key)
         return record
 
-    def train(self, key: str, config: RunConfig, train_set: ImageSet, analysis_set: ImageSet,
-              callbacks=None, on_stage=None) -> bool:
-        """Train, embed and store the run unless it is stored already. Returns True if it trained.
+    # --- training ------------------------------------------------------------------------------
 
-        Concurrent calls for one key wait for the first; calls for different keys run in parallel.
-        """
+    def train(self, key: str, config: RunConfig, train_set: ImageSet, analysis_set: ImageSet,
+              progress: Progress | None = None) -> bool:
+        """Run the pipeline in this process and store the run, unless it is stored already.
+        Returns True if it trained. Concurrent calls for one key wait for the first."""
         with self._locks_guard:
             lock = self._locks[key]
         with lock:
             if self.has(key):
                 return False
-            start = time.perf_counter()
-            model = train_model(config, train_set, callbacks=callbacks)
-            train_seconds = round(time.perf_counter() - start, 3)
-            embedding = embed(model, analysis_set, config, on_stage=on_stage, train_set=train_set)
-            embedding.seconds = {"train": train_seconds, **embedding.seconds}
-            self._save(key, config, model, embedding, train_set, analysis_set)
+            result = run_pipeline(config, train_set, analysis_set, progress=progress,
+                                  baselines=self.root / BASELINES)
+            progress = progress or Progress()
+            with progress.run_stage("write"):
+                save_run(result, self.folder(key), key)
             self.trainings += 1
-        if on_stage is not None:
-            on_stage("cluster")
-        # clusters at the run's k, kept on disk for the pages (and for later processes)
-        self.result(key, config, analysis_set, train_set, stored=(embedding, {"history": model.history_}))
-        return True
+            return True
 
-    def result(self, key: str, config: RunConfig, analysis_set: ImageSet, train_set: ImageSet,
-               stored: tuple[Embedding, dict] | None = None) -> RunResult:
-        """The stored run at the config's cluster count and contamination, with ``model`` None.
+    def start(self, key: str, config: RunConfig) -> TrainingJob:
+        """The job training ``key`` in the worker process: the running one, or a new one. A failed
+        or finished job whose run is not on disk intact is replaced: it trains again."""
+        with self._locks_guard:
+            job = self._jobs.get(key)
+            if job is None or (not job.running and (job.failed or not self.has(key))):
+                job = self._jobs[key] = TrainingJob(self, key, config)
+            return job
 
-        ``stored``: its (embedding, record) when already in memory; None reads them. The clustering
-        at that count (and seed) is read from the run folder, or computed and written there.
-        Raises KeyError when the run is missing or corrupt.
-        """
-        embedding, record = self.load_embedding(key) if stored is None else stored
-        kept = self._read_clustering(key, config.clusters, config.seed, len(embedding.latent))
-        if kept is not None:
-            clusters, centers, scores = kept
-            return assemble(config, None, embedding, clusters, centers, analysis_set, train_set, embedding.seconds,
-                            history=record["history"], scores=scores)
-        clusters, centers = assign_clusters(embedding, config.clusters, config.seed)
-        result = assemble(config, None, embedding, clusters, centers, analysis_set, train_set, embedding.seconds,
-                          history=record["history"])
-        scores = {name: result.metrics[name] for name in ("clustering", "anomaly") if name in result.metrics}
-        self._write_clustering(key, config.clusters, config.seed, clusters, centers, scores)
-        return result
+    def job(self, key: str) -> TrainingJob | None:
+        """The job started for ``key`` by this store, if any."""
+        return self._jobs.get(key)
 
-    def load(self, key: str) -> tuple[ConvAutoencoder, Embedding, dict]:
-        """(model, embedding, record) of a stored run. Raises KeyError when it is missing or corrupt."""
-        embedding, record = self.load_embedding(key)
-        return self.load_model(key), embedding, record
+    # --- reading -----------------------------------------------------------------------------------
 
-    def load_embedding(self, key: str) -> tuple[Embedding, dict]:
-        """(embedding, record) of a stored run, without the model (so without importing TensorFlow).
-        Raises KeyError when the run is missing or corrupt."""
-        record = self.record(key)
-        with self._reading(key), np.load(self.folder(key) / "embedding.npz", allow_pickle=False) as arrays:
-            embedding = Embedding(**{name: arrays[name] for name in arrays.files}, seconds=record["seconds"])
-        return embedding, record
+    def read(self, key: str) -> RunResult:
+        """The stored run as it was written (its own cluster count), without the model."""
+        return read_run(self.folder(key), self.record(key))
 
-    def load_model(self, key: str) -> ConvAutoencoder:
+    def result(self, key: str, config: RunConfig, analysis_set: ImageSet, stored: RunResult | None = None
+               ) -> RunResult:
+        """The stored run at ``config``'s cluster count and contamination, ``model`` None.
+
+        ``stored``: the run as read by :meth:`read`, when already in memory. Another cluster count
+        than the run's is clustered by the run's clusterer, fitted on the fit sample's features and
+        applied to every image, and kept in ``clusters/`` for later processes."""
+        stored = stored or self.read(key)
+        clusters, compared = stored.table["cluster"].to_numpy(), None
+        if config.clusters != stored.config.clusters:
+            clusters, compared = self._clustering(key, config, stored, analysis_set)
+        table = stored.table.assign(cluster=clusters)
+        comparison = stored.comparison
+        if compared is not None:
+            comparison = comparison.assign(**compared)
+        metrics = {**stored.metrics, "config": {**stored.metrics["config"], "clusters": config.clusters,
+                                                "contamination": config.contamination},
+                   "anomaly_threshold": analysis.anomaly_threshold(table["anomaly_score"].to_numpy(),
+                                                                   config.contamination)}
+        for name in ("clustering", "anomaly", "comparison"):
+            metrics.pop(name, None)
+        metrics.update(evaluate(analysis_set, table, comparison))
+        return RunResult(config=config, model=None, table=table, latent=stored.latent, manifold=stored.manifold,
+                         sample=stored.sample, comparison=comparison, pixel_manifold=stored.pixel_manifold,
+                         metrics=metrics)
+
+    def load_model(self, key: str):
         """The fitted autoencoder of a stored run, with its training history."""
-        record = self.record(key)
-        with self._reading(key):
-            from core.model import ConvAutoencoder
+        from core.model import Autoencoder
 
-            model = ConvAutoencoder.load(self.folder(key) / "model.keras")
+        record = self.record(key)
+        model = Autoencoder.load(self.folder(key) / "model.keras")
         model.history_ = record["history"]
         return model
 
-    def _clustering_path(self, key: str, n_clusters: int, seed: int) -> Path:
-        return self.folder(key) / "clusters" / f"k{int(n_clusters)}-seed{int(seed)}.npz"
-
-    def _read_clustering(self, key: str, n_clusters: int, seed: int, n_images: int):
-        """(clusters (N,), centres (k, d), scores) stored for this count and seed; None when absent,
-        unreadable or not of this run's shape."""
-        try:
-            with np.load(self._clustering_path(key, n_clusters, seed), allow_pickle=False) as arrays:
-                clusters, centers = arrays["clusters"].astype(int), arrays["centers"]
-                scores = json.loads(str(arrays["scores"]))
-            fits = (clusters.shape == (n_images,) and centers.shape[0] == n_clusters and
-                    clusters.min() >= 0 and clusters.max() < n_clusters and isinstance(scores, dict))
-            return (clusters, centers, scores) if fits else None
-        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
-            return None
-
-    def _write_clustering(self, key, n_clusters, seed, clusters, centers, scores) -> None:
-        path = self._clustering_path(key, n_clusters, seed)
+    def _clustering(self, key: str, config: RunConfig, stored: RunResult, analysis_set: ImageSet):
+        """(clusters (N,), {comparison column: clusters of the compared images}) at ``config.clusters``."""
+        path = self.folder(key) / "clusters" / f"k{int(config.clusters)}.npz"
+        kept = _read_clustering(path, len(stored.table), len(stored.comparison), config.clusters)
+        if kept is not None:
+            return kept
+        features = {"latent": stored.latent, "manifold": stored.manifold}
+        entry = CLUSTERERS[stored.config.analysis_method.clusterer]
+        sample = stored.sample
+        clusterer = entry.make(n_clusters=config.clusters, seed=stored.config.seed)
+        clusterer.fit(stack_inputs(entry, {name: values[sample] for name, values in features.items()}))
+        clusters = np.empty(len(stored.table), dtype=np.int64)
+        clusters[sample] = clusterer.labels_
+        rest = np.setdiff1d(np.arange(len(clusters)), sample)
+        for start in range(0, len(rest), 100_000):
+            positions = rest[start:start + 100_000]
+            clusters[positions] = clusterer.predict(stack_inputs(entry, {n: v[positions] for n, v in features.items()}))
+        compared = compare_clusterers(stored, analysis_set, config.clusters)
         try:
             path.parent.mkdir(exist_ok=True)
-            arrays = {"clusters": np.asarray(clusters, dtype=np.int32), "centers": np.asarray(centers),
-                      "scores": np.array(json.dumps(scores))}
-            write_atomically(path, lambda temporary: _save_npz(temporary, arrays), suffix=".npz")
-        except OSError:  # a read-only runs folder: the clustering is computed again next time
+            write_npz(path, {"clusters": clusters, "names": np.array(list(compared)),
+                             "compared": np.stack(list(compared.values()), axis=1)})
+        except OSError:  # a read-only runs folder: computed again next time
             logging.getLogger(__name__).warning("could not keep the clustering in %s", path)
+        return clusters, compared
 
-    @contextmanager
-    def _reading(self, key: str):
-        try:
-            yield
-        except Exception as error:  # the files changed on disk after their hashes were checked
-            raise UserInputError(f"the stored run {key} could not be read ({type(error).__name__}); "
-                                 "press Run to compute it again") from error
+    # --- listing and deleting ----------------------------------------------------------------------
 
-    def _save(self, key, config, model, embedding, train_set, analysis_set) -> None:
-        folder = self.folder(key)
-        folder.mkdir(parents=True, exist_ok=True)
-        write_atomically(folder / "model.keras", model.save, suffix=".keras")
-        arrays = {f.name: getattr(embedding, f.name) for f in dataclasses.fields(embedding) if f.name != "seconds"}
-        write_atomically(folder / "embedding.npz", lambda path: _save_npz(path, arrays), suffix=".npz")
-        record = {
-            "format": FORMAT_VERSION,
-            "key": key,
-            "config": config.to_dict(),
-            "data": {"analysed": analysis_set.name, "trained_on": train_set.name,
-                     "n_images": len(analysis_set), "n_train_images": len(train_set)},
-            "history": model.history_,
-            "seconds": embedding.seconds,
-            "sha256": {name: _sha256(folder / name) for name in ARTIFACTS},
-        }
-        write_atomically(folder / "run.json", lambda path: Path(path).write_text(json.dumps(record, indent=2)))
+    def runs(self) -> list[dict]:
+        """Every complete run in the folder: its key, config, data, seconds, size on disk and date."""
+        found = []
+        for folder in sorted(self.root.iterdir()) if self.root.is_dir() else []:
+            record = read_record(folder, folder.name) if folder.is_dir() else None
+            if record is not None:
+                size = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+                found.append({**record, "key": folder.name, "bytes": size,
+                              "created": (folder / "run.json").stat().st_mtime})
+        return sorted(found, key=lambda run: -run["created"])
 
-    def _read_record(self, key: str) -> dict | None:
-        folder = self.folder(key)
-        try:
-            record = json.loads((folder / "run.json").read_text())
-            if record.get("format") != FORMAT_VERSION or record.get("key") != key:
-                return None
-            if set(record["sha256"]) != set(ARTIFACTS) or not {"config", "history", "seconds", "data"} <= set(record):
-                return None
-            for name, digest in record["sha256"].items():
-                if _sha256(folder / name) != digest:
-                    return None
-            return record
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None
+    def delete(self, key: str) -> None:
+        """Remove a stored run and its labels; refused while it trains."""
+        job = self._jobs.get(key)
+        if job is not None and job.running:
+            raise UserInputError("this run is still training; wait for it to end before deleting it")
+        if not (len(key) == 16 and all(c in "0123456789abcdef" for c in key)):
+            raise UserInputError(f"'{key}' is not a run")
+        shutil.rmtree(self.folder(key), ignore_errors=True)
+        self._jobs.pop(key, None)
 
 
-def _save_npz(path, arrays: dict) -> None:
-    with open(path, "wb") as file:
-        np.savez(file, **arrays)
+def _read_clustering(path: Path, n_images: int, n_compared: int, n_clusters: int):
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            clusters, names, compared = arrays["clusters"], arrays["names"], arrays["compared"]
+        fits = (clusters.shape == (n_images,) and compared.shape == (n_compared, len(names))
+                and clusters.min() >= 0 and clusters.max() < n_clusters)
+        return (clusters, {str(name): compared[:, i] for i, name in enumerate(names)}) if fits else None
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
+        return None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+# --- training in a worker process ------------------------------------------------------------------
 
 
 @dataclass
-class Progress:
-    """What a training job has done so far; written by its thread, read by pages.
-
-    ``stage`` is "queued", "train", "encode", "anomaly", "map", "cluster", "done" or "failed". ``step`` counts
-    gradient steps within the current epoch, of ``steps`` per epoch. ``history`` holds the finished
-    epochs' mean loss and val_loss.
-    """
-
-    epochs: int
-    stage: str = "queued"
-    epoch: int = 0
-    step: int = 0
-    steps: int = 0
-    history: dict = field(default_factory=lambda: {"loss": [], "val_loss": []})
-    started: float = field(default_factory=time.monotonic)
-    finished: float | None = None
-    error: str | None = None
-
-    @property
-    def fraction(self) -> float:
-        """Share of training done, 0 to 1 (by epochs and steps)."""
-        if self.stage in ("encode", "anomaly", "map", "cluster", "done"):
-            return 1.0
-        within = self.step / self.steps if self.steps else 0.0
-        return min(1.0, (self.epoch + within) / max(self.epochs, 1))
-
-    def seconds_left(self) -> float | None:
-        """Estimated seconds of training left, from the pace so far; None before the first step."""
-        elapsed = time.monotonic() - self.started
-        if self.fraction <= 0 or self.stage != "train":
-            return None
-        return elapsed * (1 - self.fraction) / self.fraction
-
-
 class TrainingJob:
-    """One run trained in a background thread, so pages stay responsive while it trains."""
+    """One run trained by the worker process; its progress is read from the run folder."""
 
-    def __init__(self, store: RunStore, key: str, config: RunConfig, train_set: ImageSet, analysis_set: ImageSet):
-        self.key = key
-        from core.model import ConvAutoencoder
+    store: RunStore
+    key: str
+    config: RunConfig
 
-        model = ConvAutoencoder(preset=config.preset, epochs=config.epochs, batch_size=config.batch_size)
-        self.progress = Progress(epochs=model.resolved_epochs(len(train_set)))
-        self._thread = threading.Thread(target=self._work, args=(store, config, train_set, analysis_set),
-                                        name=f"train-{key}", daemon=True)
-        self._thread.start()
+    def __post_init__(self):
+        self.folder = self.store.folder(self.key)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / PROGRESS_FILE).unlink(missing_ok=True)
+        self.future: Future = QUEUE.submit(train_in_worker, str(self.store.root), self.key, self.config)
+        self.future.add_done_callback(self._count)
+        self._cached: tuple[float, Progress] | None = None
+
+    def _count(self, future: Future) -> None:
+        if not future.cancelled() and future.exception() is None and future.result():
+            self.store.trainings += 1
 
     @property
     def running(self) -> bool:
-        return self._thread.is_alive()
+        return not self.future.done()
+
+    @property
+    def failed(self) -> bool:
+        return self.future.done() and self.error is not None
+
+    @property
+    def error(self) -> str | None:
+        """One line when the run failed: the user's mistake as said, anything else with its type."""
+        if not self.future.done():
+            return None
+        error = self.future.exception()
+        if error is None:
+            return None
+        if isinstance(error, UserInputError):
+            return str(error)
+        if type(error).__name__ == "BrokenProcessPool":
+            return "the training process stopped unexpectedly (out of memory?); press Run to try again"
+        return f"{type(error).__name__}: {error}"
+
+    @property
+    def progress(self) -> Progress:
+        """The run's progress as its worker last wrote it ("queued" before it starts)."""
+        path = self.folder / PROGRESS_FILE
+        try:
+            changed = path.stat().st_mtime
+            if self._cached is None or self._cached[0] != changed:
+                self._cached = (changed, Progress.from_dict(json.loads(path.read_text())))
+            progress = self._cached[1]
+        except (OSError, ValueError, TypeError):
+            progress = Progress()
+        if self.future.done():
+            progress.finish(self.error)
+        return progress
 
     def wait(self, timeout: float | None = None) -> Progress:
-        self._thread.join(timeout)
+        with contextlib.suppress(TimeoutError):
+            self.future.exception(timeout=timeout)
         return self.progress
 
-    def _work(self, store, config, train_set, analysis_set):
-        progress = self.progress
-        try:  # "queued" until the fit begins: fits take turns (see core.model)
-            store.train(self.key, config, train_set, analysis_set, callbacks=[_progress_callback(progress)],
-                        on_stage=lambda name: setattr(progress, "stage", name))
-            progress.stage = "done"
-        except Exception as error:  # reported on the page as one line; the store keeps earlier runs
-            if not isinstance(error, UserInputError):
-                logging.getLogger(__name__).exception("training run %s failed", self.key)
-            progress.error = str(error) if isinstance(error, UserInputError) else f"{type(error).__name__}: {error}"
-            progress.stage = "failed"
-        finally:
-            progress.finished = time.monotonic()
+
+def train_in_worker(root: str, key: str, config: RunConfig) -> bool:
+    """In the worker process: load the config's data, run and store it, writing progress.json as it
+    goes. Returns True if it trained (False: it was stored already)."""
+    store = RunStore(root)
+    if store.has(key):
+        return False
+    folder = store.folder(key)
+    folder.mkdir(parents=True, exist_ok=True)
+    progress = Progress()
+    progress.listen(ProgressFile(folder / PROGRESS_FILE))
+    try:
+        train_set, analysis_set = load_train_and_analysis_sets(config.data, config.train_data)
+        return store.train(key, config, train_set, analysis_set, progress=progress)
+    except Exception as error:
+        progress.finish(str(error) if isinstance(error, UserInputError) else f"{type(error).__name__}: {error}")
+        raise
 
 
-def _progress_callback(progress: Progress):
-    """A Keras callback that records steps and per-epoch losses into ``progress``."""
-    import keras
+class ProgressFile:
+    """A progress listener that keeps ``path`` up to date (atomically; at most every 0.3 s, except
+    at stage changes and the end)."""
 
-    class RecordProgress(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            progress.stage, progress.started = "train", time.monotonic()
-            progress.steps = int(self.params.get("steps") or 0)
+    def __init__(self, path: Path, interval: float = 0.3):
+        self.path, self.interval, self.written = Path(path), interval, 0.0
 
-        def on_epoch_begin(self, epoch, logs=None):
-            progress.epoch, progress.step = epoch, 0
+    def __call__(self, progress: Progress, event: str) -> None:
+        now = time.monotonic()
+        if event in ("stage", "end", "plan", "epoch") or now - self.written >= self.interval:
+            write_text(self.path, progress.to_json())
+            self.written = now
 
-        def on_train_batch_end(self, batch, logs=None):
-            progress.step = batch + 1
 
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            for name in ("loss", "val_loss"):
-                if name in logs:
-                    progress.history[name].append(float(logs[name]))
-            progress.epoch, progress.step = epoch + 1, 0
+class RunQueue:
+    """One worker process that runs submitted functions in turn; started on first use (or by
+    :meth:`warm_up`), started again if it died."""
 
-    return RecordProgress()
+    def __init__(self):
+        self._executor = None
+        self._lock = threading.Lock()
+
+    def _pool(self):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with self._lock:
+            if self._executor is None or getattr(self._executor, "_broken", False):
+                self._executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                                     initializer=_prepare_worker)
+            return self._executor
+
+    def submit(self, function, *args) -> Future:
+        return self._pool().submit(function, *args)
+
+    def warm_up(self) -> Future:
+        """Start the worker process now, so that its imports are done before the first Run."""
+        return self.submit(time.sleep, 0)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True, cancel_futures=True)
+                self._executor = None
+
+
+def _prepare_worker() -> None:
+    """The worker's imports, before its first run: TensorFlow, scikit-learn, UMAP's compiled code."""
+    import logging as worker_logging
+
+    from core import warmup
+
+    worker_logging.getLogger("core.runs").setLevel(worker_logging.ERROR)
+    warmup.import_everything()
+
+
+QUEUE = RunQueue()

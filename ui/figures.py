@@ -87,22 +87,35 @@ def bar_counts(names: list[str], counts: list[int], title: str, x_title: str) ->
     return _layout(figure, title)
 
 
-def heatmap(matrix: pd.DataFrame, title: str) -> go.Figure:
-    """Counts with rows and columns named by the frame's index and columns."""
-    figure = px.imshow(matrix, text_auto=True, color_continuous_scale="Blues", aspect="auto")
+def heatmap(matrix: pd.DataFrame, title: str, number_format: str | bool = True) -> go.Figure:
+    """Counts (or, with ``number_format`` such as ".2f", other numbers) with rows and columns named
+    by the frame's index and columns."""
+    figure = px.imshow(matrix, text_auto=number_format, color_continuous_scale="Blues", aspect="auto")
     figure.update_xaxes(title=matrix.columns.name, type="category")
     figure.update_yaxes(title=matrix.index.name, type="category")
     return _layout(figure, title, height=max(HEIGHT, 28 * len(matrix) + 120))
 
 
-def k_selection(scores: pd.DataFrame, chosen_k: int) -> go.Figure:
-    """Elbow (inertia) and silhouette against k, with the chosen k marked."""
+def k_selection(scores: pd.DataFrame, chosen_k: int, criterion: str) -> go.Figure:
+    """The clusterer's own criterion (lower is better) and the silhouette against k, chosen k marked."""
     figure = make_subplots(specs=[[{"secondary_y": True}]])
-    figure.add_trace(go.Scatter(x=scores["k"], y=scores["inertia"], name="inertia (elbow)", mode="lines+markers"))
-    figure.add_trace(go.Scatter(x=scores["k"], y=scores["silhouette"], name="silhouette", mode="lines+markers"),
-                     secondary_y=True)
+    figure.add_trace(go.Scatter(x=scores["k"], y=scores["criterion"], name=f"{criterion} (lower is better)",
+                                mode="lines+markers"))
+    figure.add_trace(go.Scatter(x=scores["k"], y=scores["silhouette"], name="silhouette (higher is better)",
+                                mode="lines+markers"), secondary_y=True)
     figure.add_vline(x=chosen_k, line_dash="dot", line_color="gray", annotation_text=f"k = {chosen_k}")
     figure.update_xaxes(title="k", dtick=1)
-    figure.update_yaxes(title="inertia", secondary_y=False)
-    figure.update_yaxes(title="silhouette", secondary_y=True)
+    figure.update_yaxes(title=criterion, secondary_y=False, tickformat="~s")
+    figure.update_yaxes(title="silhouette", secondary_y=True, tickformat=".2f")
     return _layout(figure, "Choosing k")
+
+
+def method_bars(frame: pd.DataFrame, value: str, title: str, highlight: str | None = None) -> go.Figure:
+    """One horizontal bar per method (``frame["method"]``) of column ``value`` (0 to 1), best at
+    the top; the method ``highlight`` (the one in use) in a darker colour."""
+    frame = frame.sort_values(value)
+    colours = ["#1f4e79" if name == highlight else "#8fb3d9" for name in frame["method"]]
+    figure = go.Figure(go.Bar(x=frame[value], y=frame["method"], orientation="h", marker_color=colours,
+                              text=[f"{v:.3f}" for v in frame[value]], textposition="auto"))
+    figure.update_xaxes(title=value, range=[0, 1.0], tickformat=".1f")
+    return _layout(figure, title, height=max(220, 40 * len(frame) + 90))

@@ -11,7 +11,8 @@ import streamlit as st
 from core import cache, warmup
 from core.analysis import MAX_CLUSTERS
 from core.errors import UserInputError
-from core.pipeline import METHODS, RunConfig, check_analysis_settings, check_model_settings, write_atomically
+from core.files import write_atomically
+from core.pipeline import METHODS, RunConfig
 from core.presets import MAX_EPOCHS, PRESETS
 from ui import link
 from ui.state import SELECTION, Selection, current_key, selected
@@ -59,7 +60,7 @@ def render() -> bool:
         recipe = PRESETS[preset]
         method = remembered(st.selectbox, "Analysis", f"method-{preset}", "seed" if preset == "seed" else "default",
                             options=list(METHODS), format_func=lambda name: f"{name} method",
-                            help="; ".join(f"**{name}**: {text}" for name, text in METHODS.items()))
+                            help="; ".join(f"**{name}**: {method.description}" for name, method in METHODS.items()))
         automatic = recipe.epochs if not recipe.min_steps else None  # None: the preset adapts to the data size
         epochs = remembered(st.number_input, "Epochs", f"epochs-{preset}", automatic, min_value=1,
                             max_value=MAX_EPOCHS, placeholder="automatic",
@@ -174,13 +175,13 @@ def _start() -> bool:
     chosen = st.session_state[SELECTION]
     try:
         bundle = cache.load_data(chosen.config.data)
-        check_analysis_settings(chosen.config, len(bundle.analysis))
+        chosen.config.check(len(bundle.analysis))
         key = current_key(bundle)
         if cache.store().has(key):  # trained before with these model settings: nothing to start
             return True
-        check_model_settings(chosen.config, len(bundle.analysis))
+        chosen.config.check(len(bundle.analysis), len(bundle.train))
     except UserInputError as error:
         st.error(str(error))
         return False
-    cache.store().start(key, chosen.config, bundle.train, bundle.analysis)
+    cache.store().start(key, chosen.config)
     return True

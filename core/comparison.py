@@ -1,0 +1,171 @@
+"""The comparison: every clusterer and anomaly scorer of the registry side by side on one run.
+
+:func:`comparison_stage` is the pipeline's ``compare`` stage: each method fitted on the first
+``COMPARE_SAMPLE`` images of the fit sample (the raw-pixel ones kept per data set and reused).
+:func:`comparison_scores` judges them against labels and anomaly flags where the data has them;
+:func:`clusterer_agreement` and :func:`scorer_agreement` compare them with each other where it has
+none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core import analysis
+from core.files import write_atomically
+from core.methods import CLUSTERERS, SCORERS, manifold_embedding, stack_inputs
+
+COMPARE_SAMPLE = 10_000
+BASELINES_VERSION = 1  # raise when the raw-pixel methods change: older kept baselines are ignored
+
+
+def comparison_stage(config, fitted, analysed, sample: np.ndarray, outputs: dict,
+            reference: dict, baselines: Path | None = None, fingerprint: str | None = None
+            ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Every registry clusterer and scorer on the first ``COMPARE_SAMPLE`` images of the fit sample.
+
+    ``analysed`` holds the fit sample's images (at positions ``sample``) and ``outputs`` their
+    results; ``reference`` the features of the training images (with ``pixels``), which the scorers
+    are fitted on, or ``outputs`` itself when the model trained on the analysed images. Returns the
+    comparison table (``index``, ``cluster: NAME`` and ``score: NAME`` columns) and the compared
+    images' pixel manifold. The run's own clusterer and scorer are not fitted again when the
+    compared images are the whole fit sample; the raw-pixel columns are kept in ``baselines`` under
+    the data's ``fingerprint`` and reused.
+    """
+    compared = np.arange(min(len(sample), COMPARE_SAMPLE))
+    whole_sample = len(compared) == len(sample)
+    same_set = reference is outputs
+    features = {name: np.asarray(values)[compared] for name, values in outputs.items() if name != "pixels"}
+    features["pixels"] = analysed.images[compared].reshape(len(compared), -1)
+    if same_set:
+        reference = features
+    path = _baselines_path(baselines, fingerprint, config, len(compared))
+    cached = _read_baselines(path, len(compared)) or {}
+    if "pixel_manifold" not in cached:
+        knn = analysis.nearest_neighbors(features["pixels"])
+        cached["pixel_manifold"] = manifold_embedding(config.seed).fit(features["pixels"], knn).embedding_
+    features["pixel_manifold"] = cached["pixel_manifold"]
+    table = {"index": sample[compared]}
+    for entry in CLUSTERERS.values():
+        column = f"cluster: {entry.name}"
+        if column in cached:
+            table[column] = cached[column]
+        elif entry.name == fitted.method.clusterer and whole_sample:
+            table[column] = outputs["cluster"]
+        else:
+            clusterer = entry.make(n_clusters=config.clusters, seed=config.seed)
+            table[column] = clusterer.fit(stack_inputs(entry, features)).labels_
+    for entry in SCORERS.values():
+        column = f"score: {entry.name}"
+        if column in cached:
+            table[column] = cached[column]
+        elif entry.name == fitted.method.scorer and whole_sample:
+            table[column] = outputs["anomaly_score"]
+        else:
+            scorer = entry.make(contamination=config.contamination, seed=config.seed, novelty=not same_set)
+            scorer.fit(stack_inputs(entry, reference))
+            table[column] = (scorer.decision_scores_ if same_set
+                             else scorer.decision_function(stack_inputs(entry, features)))
+    table = pd.DataFrame(table)
+    _write_baselines(path, table, features["pixel_manifold"])
+    return table, features["pixel_manifold"]
+
+
+def baselines_fingerprint(baselines, analysis_set, train_set, same_set: bool) -> str | None:
+    """What the raw-pixel comparisons depend on: the analysed images and, when the model trained on
+    others, the training images (the raw-pixel scorer is fitted on them)."""
+    if baselines is None:
+        return None
+    return analysis_set.fingerprint() + ("" if same_set else "-" + train_set.fingerprint())
+
+
+def _baselines_path(baselines: Path | None, fingerprint: str | None, config, n_compared: int):
+    if baselines is None or fingerprint is None:
+        return None
+    text = json.dumps([BASELINES_VERSION, fingerprint, config.clusters, config.seed, config.fit_sample, n_compared])
+    return Path(baselines) / f"{hashlib.sha256(text.encode()).hexdigest()[:20]}.parquet"
+
+
+def _read_baselines(path: Path | None, n_compared: int) -> dict | None:
+    """The raw-pixel comparison columns and pixel manifold kept at ``path``, or None."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        frame = pd.read_parquet(path)
+        manifold = frame[[c for c in frame.columns if c.startswith("pixel_manifold_")]].to_numpy(np.float32)
+        if len(frame) != n_compared or manifold.shape[1] == 0:
+            return None
+        return {"pixel_manifold": manifold,
+                **{c: frame[c].to_numpy() for c in frame.columns if not c.startswith("pixel_manifold_")}}
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _write_baselines(path: Path | None, table: pd.DataFrame, pixel_manifold: np.ndarray) -> None:
+    if path is None or path.is_file():
+        return
+    raw = [f"cluster: {e.name}" for e in CLUSTERERS.values() if not e.uses_autoencoder]
+    raw += [f"score: {e.name}" for e in SCORERS.values() if not e.uses_autoencoder]
+    frame = table[raw].copy()
+    for column in range(pixel_manifold.shape[1]):
+        frame[f"pixel_manifold_{column}"] = pixel_manifold[:, column]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, lambda temporary: frame.to_parquet(temporary, index=False), suffix=".parquet")
+    except OSError:  # a read-only folder: computed again next time
+        pass
+
+
+def comparison_scores(comparison: pd.DataFrame, labels: np.ndarray | None, flags: np.ndarray | None) -> dict:
+    """metrics.json's ``comparison``: ``anomaly`` (AUROC and average precision of every scorer, best
+    first) when ``flags`` hold both anomalous and normal images, ``clustering`` (accuracy, NMI, ARI
+    of every clusterer, best first) when ``labels`` are given; absent keys otherwise."""
+    known = {}
+    if flags is not None and flags.any() and not flags.all():
+        rows = [{"method": name, **analysis.anomaly_detection_scores(flags, comparison[f"score: {name}"])}
+                for name in SCORERS]
+        known["anomaly"] = sorted(rows, key=lambda row: (-row["auroc"], -row["average_precision"]))
+    if labels is not None:
+        rows = [{"method": name, **analysis.clustering_scores(labels, comparison[f"cluster: {name}"])}
+                for name in CLUSTERERS]
+        known["clustering"] = sorted(rows, key=lambda row: -row["accuracy"])
+    return known
+
+
+def clusterer_agreement(comparison: pd.DataFrame, latent: np.ndarray, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Without labels: each clusterer's silhouette in the (C, d) latent of the compared images (one
+    space for all, so comparable), best first, and the (n, n) adjusted Rand index between them."""
+    names = list(CLUSTERERS)
+    silhouettes = pd.DataFrame({"method": names, "silhouette": [
+        analysis.silhouette(latent, comparison[f"cluster: {name}"].to_numpy(), seed=seed) for name in names]})
+    matrix = pd.DataFrame([[analysis.agreement(comparison[f"cluster: {a}"], comparison[f"cluster: {b}"])
+                            for b in names] for a in names], index=names, columns=names)
+    return silhouettes.sort_values("silhouette", ascending=False), matrix
+
+
+def scorer_agreement(comparison: pd.DataFrame, top: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Without known anomalies: (n, n) share of each scorer's ``top`` images in each other's top list,
+    and (n, n) Spearman rank correlation between the scores."""
+    names = list(SCORERS)
+    scores = {name: comparison[f"score: {name}"].to_numpy() for name in names}
+    overlap = pd.DataFrame([[analysis.top_overlap(scores[a], scores[b], top) for b in names] for a in names],
+                           index=names, columns=names)
+    correlation = pd.DataFrame([[analysis.rank_correlation(scores[a], scores[b]) for b in names] for a in names],
+                               index=names, columns=names)
+    return overlap, correlation
+
+
+def compare_clusterers(stored, analysis_set, n_clusters: int) -> dict[str, np.ndarray]:
+    """Every registry clusterer at ``n_clusters`` on the compared images of a stored run:
+    {"cluster: NAME": labels (C,)}."""
+    positions = stored.comparison["index"].to_numpy()
+    features = {"latent": stored.latent[positions], "manifold": stored.manifold[positions],
+                "pixels": analysis_set.read(positions).images.reshape(len(positions), -1),
+                "pixel_manifold": stored.pixel_manifold}
+    return {f"cluster: {entry.name}": entry.make(n_clusters=n_clusters, seed=stored.config.seed)
+            .fit(stack_inputs(entry, features)).labels_ for entry in CLUSTERERS.values()}

@@ -1,0 +1,313 @@
+"""Clusterers, anomaly scorers and 2-D / manifold embeddings as small estimators, in one registry.
+
+Every estimator has scikit-learn's shape: hyper-parameters in ``__init__``, learning in
+``fit(X)``, learned state in attributes with a trailing underscore. Clusterers ``predict(X)``
+cluster labels and keep ``labels_`` of the fitted rows. Scorers follow PyOD: ``decision_function(X)``
+(higher = more anomalous), ``decision_scores_`` of the fitted rows (each row scored against the
+others, never against itself) and ``threshold_`` from ``contamination``. Embeddings ``transform(X)``
+new rows by their nearest fitted rows and keep ``embedding_`` of the fitted rows.
+
+``fit`` sees a sample; ``predict`` / ``decision_function`` / ``transform`` then work row by row, so
+the result for a row never depends on which other rows share its batch. That is what lets the
+pipeline fit on a sample and apply to any number of images, in any batches, on any worker.
+
+``X`` is the column stack of the features an entry names in ``inputs`` (see
+:data:`CLUSTERERS` and :data:`SCORERS`): ``latent`` (N, d), ``manifold`` (N, m), ``pixels``
+(N, H*W*C), ``pixel_manifold`` (N, m), ``cross_entropy`` (N,) and ``squared_error`` (N,).
+
+scikit-learn and umap-learn are imported inside the methods that use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from core import analysis
+
+# --- embeddings: UMAP fitted on a sample, new rows placed by their nearest fitted rows -----------
+
+
+class NeighbourEmbedding:
+    """A seeded UMAP embedding of the fitted rows; new rows go to the fuzzy-weighted mean position of
+    their ``n_neighbors`` nearest fitted rows (the start UMAP's own ``transform`` refines, without
+    its random refinement, so that a row's place depends on that row alone).
+
+    Parameters:
+        n_components: output dimensions (2 for the map, about the cluster count for a manifold).
+        n_neighbors, min_dist: UMAP's; ``n_epochs`` its layout epochs.
+        seed: UMAP's random_state (which makes it single-threaded).
+
+    Attributes after ``fit``:
+        embedding_: (M, n_components) float32 positions of the fitted rows.
+        reference_: (M, d) float32 fitted rows.
+    """
+
+    def __init__(self, n_components=2, n_neighbors=15, min_dist=0.1, n_epochs=analysis.MAP_EPOCHS, seed=0):
+        self.n_components = n_components
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.n_epochs = n_epochs
+        self.seed = seed
+
+    def fit(self, X, knn=None):
+        """Embed (M, d) rows. ``knn``: their (indices, distances) from ``analysis.nearest_neighbors``."""
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        self.reference_ = X
+        self.embedding_ = analysis.umap_embedding(X, n_components=self.n_components, n_neighbors=self.n_neighbors,
+                                                  min_dist=self.min_dist, n_epochs=self.n_epochs, seed=self.seed,
+                                                  knn=knn)
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """(N, n_components) float32 positions of (N, d) new rows."""
+        X = np.asarray(X, dtype=np.float32)
+        k = max(1, min(self.n_neighbors, len(self.reference_)))
+        distances, indices = analysis.neighbor_index(self.reference_, k).kneighbors(X)
+        weights = analysis.fuzzy_weights(distances)
+        return np.einsum("nk,nkc->nc", weights, self.embedding_[indices]).astype(np.float32)
+
+
+def map_embedding(seed: int = 0) -> NeighbourEmbedding:
+    """The 2-D map of the latent space: UMAP, 15 neighbours, min_dist 0.1."""
+    return NeighbourEmbedding(n_components=2, n_neighbors=15, min_dist=0.1, seed=seed)
+
+
+def manifold_embedding(seed: int = 0, n_components: int = 10) -> NeighbourEmbedding:
+    """The clustering manifold (the N2D recipe): UMAP to ``n_components`` dimensions, 20 neighbours,
+    min_dist 0, so that clusters come out dense and apart."""
+    return NeighbourEmbedding(n_components=n_components, n_neighbors=analysis.MANIFOLD_NEIGHBORS, min_dist=0.0,
+                              seed=seed)
+
+
+# --- clusterers ------------------------------------------------------------------------------------
+
+
+class KMeansClusterer:
+    """KMeans with ``n_init`` 10 seeded starts.
+
+    Attributes after ``fit``: ``labels_`` (M,), ``cluster_centers_`` (k, d)."""
+
+    def __init__(self, n_clusters=10, seed=0):
+        self.n_clusters = n_clusters
+        self.seed = seed
+
+    def fit(self, X):
+        from sklearn.cluster import KMeans
+
+        n_clusters = analysis.check_n_clusters(self.n_clusters, len(X))
+        self.kmeans_ = KMeans(n_clusters=n_clusters, n_init=10, random_state=self.seed).fit(X)
+        self.labels_ = self.kmeans_.labels_.astype(np.int64)
+        self.cluster_centers_ = self.kmeans_.cluster_centers_
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        return self.kmeans_.predict(np.asarray(X, dtype=self.kmeans_.cluster_centers_.dtype)).astype(np.int64)
+
+    def selection_score(self, X) -> float:
+        """Lower is better: KMeans' inertia (the elbow) on X."""
+        return float(-self.kmeans_.score(X))
+
+
+class MixtureClusterer:
+    """A full-covariance Gaussian mixture, the best of ``n_init`` seeded starts by likelihood.
+
+    Attributes after ``fit``: ``labels_`` (M,), ``cluster_centers_`` (k, d) (the component means)."""
+
+    def __init__(self, n_clusters=10, seed=0, n_init=analysis.MIXTURE_INITS):
+        self.n_clusters = n_clusters
+        self.seed = seed
+        self.n_init = n_init
+
+    def fit(self, X):
+        from sklearn.mixture import GaussianMixture
+
+        n_clusters = analysis.check_n_clusters(self.n_clusters, len(X))
+        self.mixture_ = GaussianMixture(n_components=n_clusters, covariance_type="full", n_init=self.n_init,
+                                        reg_covar=1e-5, random_state=self.seed)
+        self.labels_ = self.mixture_.fit_predict(X).astype(np.int64)
+        self.cluster_centers_ = self.mixture_.means_
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        return self.mixture_.predict(X).astype(np.int64)
+
+    def selection_score(self, X) -> float:
+        """Lower is better: the Bayesian information criterion on X."""
+        return float(self.mixture_.bic(X))
+
+
+# --- anomaly scorers -------------------------------------------------------------------------------
+
+
+class Scorer:
+    """What every scorer shares: ``threshold_`` from ``contamination`` after ``fit``."""
+
+    contamination: float
+
+    def _set_threshold(self, scores: np.ndarray):
+        self.decision_scores_ = np.asarray(scores, dtype=np.float64)
+        self.threshold_ = analysis.anomaly_threshold(self.decision_scores_, self.contamination)
+        return self
+
+
+class IsolationForestScorer(Scorer):
+    """IsolationForest (200 trees): the negated ``score_samples``, about 0.5 for ordinary rows and
+    near 1 for rows isolated at once."""
+
+    def __init__(self, contamination=0.01, seed=0, n_estimators=200):
+        self.contamination = contamination
+        self.seed = seed
+        self.n_estimators = n_estimators
+
+    def fit(self, X):
+        from sklearn.ensemble import IsolationForest
+
+        self.forest_ = IsolationForest(n_estimators=self.n_estimators, random_state=self.seed).fit(X)
+        return self._set_threshold(self.decision_function(X))
+
+    def decision_function(self, X) -> np.ndarray:
+        return -self.forest_.score_samples(X)
+
+
+class KnnDistanceScorer(Scorer):
+    """Mean Euclidean distance to the ``n_neighbors`` nearest fitted rows (a fitted row's own match
+    left out of its ``decision_scores_``)."""
+
+    def __init__(self, contamination=0.01, n_neighbors=10):
+        self.contamination = contamination
+        self.n_neighbors = n_neighbors
+
+    def fit(self, X):
+        self.reference_ = np.asarray(X, dtype=np.float32)
+        return self._set_threshold(analysis.knn_distance_scores(self.reference_, self.reference_, self.n_neighbors,
+                                                                same_set=True))
+
+    def decision_function(self, X) -> np.ndarray:
+        return analysis.knn_distance_scores(np.asarray(X, dtype=np.float32), self.reference_, self.n_neighbors)
+
+
+class ColumnScorer(Scorer):
+    """A score that is already computed per image, such as a reconstruction error: X is (N, 1)."""
+
+    def __init__(self, contamination=0.01):
+        self.contamination = contamination
+
+    def fit(self, X):
+        return self._set_threshold(self.decision_function(X))
+
+    def decision_function(self, X) -> np.ndarray:
+        return np.asarray(X, dtype=np.float64).reshape(len(X), -1)[:, 0]
+
+
+class LatentAndReconstructionScorer(Scorer):
+    """The default anomaly score: a robust z-score of the mean cosine distance to the
+    ``n_neighbors`` nearest fitted images in the latent space, plus a robust z-score of the
+    reconstruction error; both standardized by their spread over a seeded sample of at most 2,000
+    fitted images (``analysis.reference_sample``).
+
+    X is ``[latent (d columns), cross_entropy, squared_error]``. With ``novelty`` (the model
+    trained on clean images other than the analysed ones), the reconstruction term is the larger of
+    the cross-entropy and squared-error z-scores; without it, the cross-entropy alone: an
+    autoencoder trained on the analysed images learns to draw their faint anomalies too, so only
+    their cross-entropy stays high (docs/benchmarks.md).
+    """
+
+    def __init__(self, contamination=0.01, seed=0, n_neighbors=50, novelty=False):
+        self.contamination = contamination
+        self.seed = seed
+        self.n_neighbors = n_neighbors
+        self.novelty = novelty
+
+    def fit(self, X):
+        X = np.asarray(X, dtype=np.float32)
+        latent, cross_entropy, squared_error = X[:, :-2], X[:, -2], X[:, -1]
+        self.reference_ = analysis.unit_rows(latent)
+        self.sample_ = analysis.reference_sample(len(X), seed=self.seed)
+        distance = analysis.knn_distance_scores(self.reference_, self.reference_, self.n_neighbors, same_set=True)
+        self.spread_ = {"distance": distance[self.sample_], "cross_entropy": cross_entropy[self.sample_],
+                        "squared_error": squared_error[self.sample_]}
+        return self._set_threshold(self._combine(distance, cross_entropy, squared_error))
+
+    def decision_function(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        distance = analysis.knn_distance_scores(analysis.unit_rows(X[:, :-2]), self.reference_, self.n_neighbors)
+        return self._combine(distance, X[:, -2], X[:, -1])
+
+    def _combine(self, distance, cross_entropy, squared_error) -> np.ndarray:
+        spread = self.spread_
+        reconstruction = analysis.robust_standardize(cross_entropy, spread["cross_entropy"])
+        if self.novelty:
+            reconstruction = np.maximum(reconstruction,
+                                        analysis.robust_standardize(squared_error, spread["squared_error"]))
+        return analysis.robust_standardize(distance, spread["distance"]) + reconstruction
+
+
+# --- the registry ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One method in the registry.
+
+    ``make(n_clusters=..., contamination=..., seed=..., novelty=...)`` returns an unfitted estimator
+    (each factory takes the keywords it needs); ``inputs`` names the features stacked into its X;
+    ``uses_autoencoder`` is False for the raw-pixel baselines.
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    make: Callable
+    description: str
+    uses_autoencoder: bool = True
+
+
+def _clusterer(kind):
+    return lambda n_clusters=10, seed=0, **_: kind(n_clusters=n_clusters, seed=seed)
+
+
+CLUSTERERS = {entry.name: entry for entry in [
+    Entry("Gaussian mixture in manifold", ("manifold",), _clusterer(MixtureClusterer),
+          "a Gaussian mixture (best of 5 starts) in a 10-D UMAP manifold of the latent vectors"),
+    Entry("KMeans in manifold", ("manifold",), _clusterer(KMeansClusterer),
+          "KMeans in the same 10-D UMAP manifold of the latent vectors"),
+    Entry("KMeans on latent", ("latent",), _clusterer(KMeansClusterer),
+          "KMeans on the latent vectors themselves (the 2018 tutorial's way)"),
+    Entry("raw-pixel KMeans", ("pixels",), _clusterer(KMeansClusterer),
+          "KMeans on the pixels, no autoencoder: the baseline to beat", uses_autoencoder=False),
+    Entry("raw-pixel UMAP + mixture", ("pixel_manifold",), _clusterer(MixtureClusterer),
+          "the same UMAP manifold and mixture, on the pixels instead of the latent", uses_autoencoder=False),
+]}
+
+DEFAULT_SCORE = "default score"
+
+SCORERS = {entry.name: entry for entry in [
+    Entry(DEFAULT_SCORE, ("latent", "cross_entropy", "squared_error"),
+          lambda contamination=0.01, seed=0, novelty=False, **_: LatentAndReconstructionScorer(
+              contamination=contamination, seed=seed, novelty=novelty),
+          "distance to the 50 nearest images in the latent space plus reconstruction error, each measured "
+          "in units of its spread over the training images"),
+    Entry("IsolationForest on latent", ("latent",),
+          lambda contamination=0.01, seed=0, **_: IsolationForestScorer(contamination=contamination, seed=seed),
+          "IsolationForest on the latent vectors (the project's starting question)"),
+    Entry("IsolationForest on raw pixels", ("pixels",),
+          lambda contamination=0.01, seed=0, **_: IsolationForestScorer(contamination=contamination, seed=seed),
+          "IsolationForest on the pixels, no autoencoder", uses_autoencoder=False),
+    Entry("reconstruction error (squared)", ("squared_error",),
+          lambda contamination=0.01, **_: ColumnScorer(contamination=contamination),
+          "mean squared pixel error of the autoencoder's reconstruction"),
+    Entry("reconstruction error (cross-entropy)", ("cross_entropy",),
+          lambda contamination=0.01, **_: ColumnScorer(contamination=contamination),
+          "mean binary cross-entropy of the reconstruction, the autoencoder's own loss"),
+    Entry("kNN distance in latent", ("latent",),
+          lambda contamination=0.01, **_: KnnDistanceScorer(contamination=contamination),
+          "mean distance to the 10 nearest images in the latent space"),
+]}
+
+
+def stack_inputs(entry: Entry, features: dict[str, np.ndarray]) -> np.ndarray:
+    """The (N, columns) X of ``entry``: its ``inputs`` from ``features``, side by side."""
+    columns = [np.asarray(features[name]).reshape(len(features[name]), -1) for name in entry.inputs]
+    return columns[0] if len(columns) == 1 else np.hstack(columns)
