@@ -25,6 +25,7 @@ by Pillow under a pixel limit.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import hashlib
 import importlib.util
 import io
@@ -63,6 +64,8 @@ class ImageSet:
         name: a short human-readable description of the source.
         label_names: names of the label values, ``label_names[label]``, or None.
         anomaly_flags: bool array (N,) marking known anomalies (for evaluation only), or None.
+        origin: the zip file or folder the images were read from (``ids`` are paths inside it),
+            or None for arrays: where :func:`original_image` finds an image's own file.
     """
 
     images: np.ndarray
@@ -71,6 +74,7 @@ class ImageSet:
     name: str
     label_names: tuple[str, ...] | None = None
     anomaly_flags: np.ndarray | None = None
+    origin: str | None = None
 
     def __post_init__(self):
         if self.images.ndim != 4 or self.images.dtype != np.float32:
@@ -118,6 +122,7 @@ class ImageSet:
             name=self.name,
             label_names=self.label_names,
             anomaly_flags=None if self.anomaly_flags is None else self.anomaly_flags[index],
+            origin=self.origin,
         )
 
     def fingerprint(self) -> str:
@@ -472,7 +477,7 @@ def load_folder(path: Path, *, max_side: int = MAX_SIDE) -> ImageSet:
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(path).parts)
     )
     members = [(p.relative_to(path).as_posix(), p.read_bytes) for p in files]
-    return _from_image_files(members, path.name, max_side=max_side)
+    return dataclasses.replace(_from_image_files(members, path.name, max_side=max_side), origin=str(path.resolve()))
 
 
 def load_zip(path: Path, *, max_side: int = MAX_SIDE, max_bytes: int = MAX_DECOMPRESSED_BYTES) -> ImageSet:
@@ -510,9 +515,31 @@ def load_zip(path: Path, *, max_side: int = MAX_SIDE, max_bytes: int = MAX_DECOM
 
         members = [(info.filename, reader(info)) for info in sorted(images, key=lambda i: i.filename)]
         try:
-            return _from_image_files(members, path.name, max_side=max_side)
+            image_set = _from_image_files(members, path.name, max_side=max_side)
+            return dataclasses.replace(image_set, origin=str(path.resolve()))
         except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as error:
             raise UserInputError(f"'{path.name}' is corrupt: a member could not be decompressed ({error})") from error
+
+
+def original_image(image_set: ImageSet, index: int, max_bytes: int = 50 * 2**20) -> bytes | None:
+    """The bytes of image ``index``'s own file (at its own resolution) when the set was read from a
+    zip or folder that is still there; None for arrays, or when the file is gone or too large."""
+    if image_set.origin is None:
+        return None
+    origin, member = Path(image_set.origin), str(image_set.ids[index])
+    try:
+        if origin.is_dir():
+            path = (origin / member).resolve()
+            if origin.resolve() not in path.parents or path.stat().st_size > max_bytes:
+                return None
+            return path.read_bytes()
+        with zipfile.ZipFile(origin) as archive:
+            info = archive.getinfo(member)
+            if info.file_size > max_bytes:
+                return None
+            return archive.read(info)
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError):
+        return None
 
 
 def _check_member_name(name: str, archive_name: str) -> None:

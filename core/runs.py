@@ -19,7 +19,10 @@ import contextlib
 import hashlib
 import json
 import logging
+import queue
 import shutil
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -233,7 +236,7 @@ class TrainingJob:
         self.folder = self.store.folder(self.key)
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / PROGRESS_FILE).unlink(missing_ok=True)
-        self.future: Future = QUEUE.submit(train_in_worker, str(self.store.root), self.key, self.config)
+        self.future: Future = QUEUE.submit(str(self.store.root), self.key, self.config)
         self.future.add_done_callback(self._count)
         self._cached: tuple[float, Progress] | None = None
 
@@ -259,9 +262,9 @@ class TrainingJob:
             return None
         if isinstance(error, UserInputError):
             return str(error)
-        if type(error).__name__ == "BrokenProcessPool":
-            return "the training process stopped unexpectedly (out of memory?); press Run to try again"
-        return f"{type(error).__name__}: {error}"
+        if isinstance(error, WorkerStopped):
+            return f"the training process stopped unexpectedly ({error}; out of memory?); press Run to try again"
+        return str(error)
 
     @property
     def progress(self) -> Progress:
@@ -316,46 +319,75 @@ class ProgressFile:
             self.written = now
 
 
+class WorkerStopped(RuntimeError):
+    """The worker process ended during a run (killed, or out of memory)."""
+
+
 class RunQueue:
-    """One worker process that runs submitted functions in turn; started on first use (or by
-    :meth:`warm_up`), started again if it died."""
+    """The app's worker process (``python -m core.worker``), fed one run at a time.
+
+    Runs wait their turn in a queue; a thread hands each to the worker over its stdin and reads
+    the answer from its stdout. The process starts on first use (or :meth:`warm_up`) and again
+    after it died. A plain subprocess rather than multiprocessing, so nothing depends on how the
+    app's own main module can be imported again.
+    """
 
     def __init__(self):
-        self._executor = None
+        self._requests: queue.Queue = queue.Queue()
+        self._process: subprocess.Popen | None = None
         self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
 
-    def _pool(self):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+    def submit(self, root: str, key: str, config: RunConfig) -> Future:
+        """Queue the run ``key`` of ``config`` into runs folder ``root``; the future's result is True
+        when it trained (False: it was stored already)."""
+        future: Future = Future()
+        self._requests.put((future, {"root": root, "key": key, "config": config.to_dict()}))
+        self._serve_in_background()
+        return future
 
-        with self._lock:
-            if self._executor is None or getattr(self._executor, "_broken", False):
-                self._executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                                     initializer=_prepare_worker)
-            return self._executor
-
-    def submit(self, function, *args) -> Future:
-        return self._pool().submit(function, *args)
-
-    def warm_up(self) -> Future:
+    def warm_up(self) -> None:
         """Start the worker process now, so that its imports are done before the first Run."""
-        return self.submit(time.sleep, 0)
-
-    def shutdown(self) -> None:
+        self._serve_in_background()
         with self._lock:
-            if self._executor is not None:
-                self._executor.shutdown(wait=True, cancel_futures=True)
-                self._executor = None
+            self._started_process()
 
+    def _serve_in_background(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._serve, name="run-queue", daemon=True)
+                self._thread.start()
 
-def _prepare_worker() -> None:
-    """The worker's imports, before its first run: TensorFlow, scikit-learn, UMAP's compiled code."""
-    import logging as worker_logging
+    def _started_process(self) -> subprocess.Popen:
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen([sys.executable, "-m", "core.worker"], cwd=Path(__file__).parents[1],
+                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        return self._process
 
-    from core import warmup
-
-    worker_logging.getLogger("core.runs").setLevel(worker_logging.ERROR)
-    warmup.import_everything()
+    def _serve(self) -> None:
+        while True:
+            future, request = self._requests.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            with self._lock:
+                process = self._started_process()
+            try:
+                process.stdin.write(json.dumps(request) + "\n")
+                process.stdin.flush()
+                answer = process.stdout.readline()
+            except OSError:
+                answer = ""
+            if not answer:
+                process.wait()
+                future.set_exception(WorkerStopped(f"exit status {process.returncode}"))
+                continue
+            answer = json.loads(answer)
+            if "error" not in answer:
+                future.set_result(answer["trained"])
+            elif answer.get("user_error"):
+                future.set_exception(UserInputError(answer["error"]))
+            else:
+                future.set_exception(RuntimeError(answer["error"]))
 
 
 QUEUE = RunQueue()

@@ -1,4 +1,4 @@
-"""Analysis on the latent matrix: metrics against hand-computed cases, and real quality checks."""
+"""Analysis helpers: metrics, agreement between methods and neighbour weights against hand-computed cases."""
 
 import numpy as np
 import pytest
@@ -31,41 +31,27 @@ def test_anomaly_metrics_match_hand_computed_cases():
         analysis.anomaly_detection_scores([0, 0, 0], [1, 2, 3])
 
 
-def test_isolation_forest_scores_higher_for_the_odd_point():
-    points = np.random.default_rng(0).normal(size=(300, 4))
-    points[17] = 25.0
-    scores = analysis.isolation_forest_scores(points, seed=0)
-    assert scores.shape == (300,)
-    assert scores.argmax() == 17
-    threshold = analysis.anomaly_threshold(scores, 0.01)
-    assert (scores > threshold).sum() == 3
-
-
 @pytest.mark.parametrize("k", [0, -3, 2.5, 21])
 def test_bad_cluster_counts_are_refused(k):
     with pytest.raises(UserInputError, match="clusters"):
-        analysis.fit_kmeans(np.zeros((20, 3)), k)
+        analysis.check_n_clusters(k, 20)
 
 
-def test_kmeans_on_a_briefly_trained_latent_beats_chance(seed_model, mnist_with_outliers, mnist_2000):
-    latent = seed_model.transform(mnist_2000)
-    clusters = analysis.fit_kmeans(latent, 10, seed=0).labels_
-    accuracy = analysis.clustering_accuracy(mnist_2000.labels, clusters)
-    assert accuracy >= 0.45  # chance is about 0.11
+def test_agreement_overlap_and_rank_correlation_match_hand_computed_cases():
+    assert analysis.agreement([0, 0, 1, 1], [1, 1, 0, 0]) == pytest.approx(1.0)
+    first, second = np.array([5.0, 4, 3, 2, 1]), np.array([4.0, 5, 1, 2, 3])
+    assert analysis.top_overlap(first, second, 2) == 1.0  # both top-2 lists are images 0 and 1
+    assert analysis.top_overlap(first, second, 3) == pytest.approx(2 / 3)
+    assert analysis.rank_correlation(first, first[::-1]) == pytest.approx(-1.0)
+    points = np.r_[np.zeros((20, 2)), np.full((20, 2), 10.0)] + np.random.default_rng(0).normal(size=(40, 2)) * 0.1
+    assert analysis.silhouette(points, np.r_[np.zeros(20), np.ones(20)]) > 0.9
 
 
-def test_isolation_forest_on_the_latent_finds_injected_fashion_images(seed_model, mnist_with_outliers):
-    latent = seed_model.transform(mnist_with_outliers)
-    scores = analysis.isolation_forest_scores(latent, seed=0)
-    result = analysis.anomaly_detection_scores(mnist_with_outliers.anomaly_flags, scores)
-    assert result["auroc"] >= 0.8
-
-
-def test_map_2d_is_finite_and_reproducible(seed_model, mnist_2000):
-    latent = seed_model.transform(mnist_2000.images[:300])
-    first = analysis.map_2d(latent, seed=3)
-    assert first.shape == (300, 2) and np.isfinite(first).all()
-    np.testing.assert_array_equal(first, analysis.map_2d(latent, seed=3))
+def test_fuzzy_weights_favour_the_nearest_and_sum_to_one():
+    weights = analysis.fuzzy_weights(np.array([[0.0, 1.0, 2.0, 4.0], [1.0, 1.0, 1.0, 1.0]], dtype=np.float32))
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-6)
+    assert np.all(np.diff(weights[0]) <= 0) and weights[0][3] < weights[0][2] < weights[0][1]  # nearer weigh more
+    np.testing.assert_allclose(weights[1], 0.25, rtol=1e-6)  # equal distances, equal weights
 
 
 def test_umap_numba_cache_falls_back_to_compiling_when_nowhere_to_write():

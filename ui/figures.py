@@ -119,3 +119,13 @@ def method_bars(frame: pd.DataFrame, value: str, title: str, highlight: str | No
                               text=[f"{v:.3f}" for v in frame[value]], textposition="auto"))
     figure.update_xaxes(title=value, range=[0, 1.0], tickformat=".1f")
     return _layout(figure, title, height=max(220, 40 * len(frame) + 90))
+
+
+def error_map(error: np.ndarray) -> go.Figure:
+    """Per-pixel reconstruction error (H, W), 0 = drawn exactly, as a heat map with its scale."""
+    figure = px.imshow(error, color_continuous_scale="Inferno", zmin=0, zmax=max(float(error.max()), 1e-6),
+                       aspect="equal")
+    figure.update_xaxes(showticklabels=False)
+    figure.update_yaxes(showticklabels=False)
+    figure.update_layout(coloraxis_colorbar=dict(title="error", thickness=10))
+    return _layout(figure, "Per-pixel error", height=240)

@@ -22,10 +22,13 @@ def to_display(image: np.ndarray, pixels: int = DISPLAY_PIXELS) -> np.ndarray:
 
 
 def show_images(images: np.ndarray, captions: list[str] | None = None, columns: int = 10,
-                pixels: int = DISPLAY_PIXELS, below: Callable[[int], object] | None = None) -> None:
+                pixels: int = DISPLAY_PIXELS, below: Callable[[int], object] | None = None,
+                indices=None, key: str = "gallery") -> None:
     """Show (N, H, W, C) images in a grid of ``columns`` per row, with optional captions.
 
     ``below(position)``, when given, draws more widgets under the image at ``position`` (0..N-1).
+    ``indices``, each image's position in the analysed set, adds a magnifier under each image that
+    opens it up close (:func:`ui.detail.show`); ``key`` keeps those buttons apart between galleries.
     """
     if len(images) == 0:
         st.caption("No images to show.")
@@ -36,6 +39,11 @@ def show_images(images: np.ndarray, captions: list[str] | None = None, columns: 
             index = start + offset
             cell.image(to_display(images[index], pixels), caption=None if captions is None else captions[index],
                        width="stretch")
+            if indices is not None and cell.button(":material/zoom_in:", key=f"{key}-open-{int(indices[index])}",
+                                                   type="tertiary", help="Look closer: full size, scores, why"):
+                from ui import detail
+
+                detail.show(int(indices[index]))
             if below is not None:
                 with cell:
                     below(index)

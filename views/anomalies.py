@@ -1,20 +1,31 @@
-"""Anomalies: the images ranked most odd, and how the two views of 'odd' compare."""
+"""Anomalies: the images ranked most odd by the score you pick, and every score side by side."""
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
+from core import cache, labels
 from core.analysis import anomaly_threshold
+from core.comparison import comparison_scores, scorer_agreement
+from core.methods import SCORERS
 from ui import figures, gallery, state
 
 st.title("Anomalies")
 bundle, key, result = state.result_or_stop()
 config = state.selection().config
-table = result.table
+table, comparison = result.table, result.comparison
+in_use = config.analysis_method.scorer
+whole = len(comparison) == len(table)
 
-views = {"anomaly_score": "anomaly score",
-         "reconstruction_error": "reconstruction error"}
-rank_by = st.radio("Rank by", list(views), format_func=views.get, horizontal=True, key="rank_by")
-scores = table[rank_by].to_numpy()
+rank_by = st.selectbox("Rank by", list(SCORERS), index=list(SCORERS).index(in_use), key="rank_by",
+                       format_func=lambda name: f"{name} (this run's score)" if name == in_use else name,
+                       help="; ".join(f"**{name}**: {entry.description}" for name, entry in SCORERS.items()))
+if rank_by == in_use:
+    positions, scores = table["index"].to_numpy(), table["anomaly_score"].to_numpy()
+else:
+    positions, scores = comparison["index"].to_numpy(), comparison[f"score: {rank_by}"].to_numpy()
+    if not whole:
+        st.caption(f"This score is computed on the {len(comparison):,} compared images of the fit sample.")
 threshold = anomaly_threshold(scores, config.contamination)
 flagged = scores > threshold
 
@@ -23,22 +34,48 @@ columns[0].metric("Flagged", f"{flagged.sum():,}", help="Images above the thresh
 columns[1].metric("Threshold", f"{threshold:.4g}")
 columns[2].metric("Contamination", f"{config.contamination:.1%}")
 
-known = result.metrics.get("anomaly")
-if known:
-    st.caption("Known anomalies in this data: " + "; ".join(
-        f"{views.get(name, name)}: AUROC {v['auroc']:.3f}, AP {v['average_precision']:.3f}" for name, v in known.items()))
-
 top_n = st.slider("Top images", 10, 200, 40, step=10)
-ranked = table.sort_values(rank_by, ascending=False).head(top_n)
-gallery.show_images(bundle.analysis.images[ranked["index"]],
-                    [f"#{rank} · {index}" for rank, index in enumerate(ranked["index"], 1)])
-st.dataframe(ranked.assign(rank=np.arange(1, len(ranked) + 1)).set_index("rank").drop(columns=["map_x", "map_y"]),
-             width="stretch", height=260)
+order = np.argsort(-scores, kind="stable")[:top_n]
+ranked = positions[order]
+gallery.show_images(bundle.analysis.read(ranked).images,
+                    [f"#{rank} · {table['id'].iloc[i]}" for rank, i in enumerate(ranked, 1)],
+                    indices=ranked, key="anomalies")
+st.caption("#rank · file. The magnifier under an image opens it large: its scores, its reconstruction, where "
+           "that differs, and the most similar ordinary images.")
+shown = table.iloc[ranked].assign(rank=np.arange(1, len(ranked) + 1), score=scores[order])
+st.dataframe(shown.set_index("rank").drop(columns=["map_x", "map_y"]), width="stretch", height=260)
 
 left, right = st.columns(2)
-left.plotly_chart(figures.histogram_with_threshold(scores, threshold, f"Distribution of the {views[rank_by]}",
-                                                   views[rank_by]), width="stretch")
+left.plotly_chart(figures.histogram_with_threshold(scores, threshold, f"Distribution of {rank_by}", rank_by),
+                  width="stretch")
 right.plotly_chart(figures.score_scatter(table["anomaly_score"].to_numpy(), table["reconstruction_error"].to_numpy(),
-                                         flagged, "anomaly score", "reconstruction error",
-                                         "Anomaly score against reconstruction error"),
+                                         table["anomaly_score"].to_numpy() > result.metrics["anomaly_threshold"],
+                                         in_use, "reconstruction error (squared)", "Run's score against reconstruction"),
                    width="stretch")
+
+st.subheader("Every anomaly score side by side")
+compared = comparison["index"].to_numpy()
+flags = bundle.analysis.anomaly_flags
+source = "anomaly flags in the data"
+if flags is None or flags[compared].all() or not flags[compared].any():
+    flags, source = labels.load(cache.store().folder(key), bundle.analysis.ids).labels == labels.ANOMALY, \
+        "images marked as anomalies on the Labels page"
+known = comparison_scores(comparison, None, flags[compared]).get("anomaly")
+if known:
+    st.caption(f"Against the known anomalies ({source}: {int(flags[compared].sum()):,} of {len(compared):,} "
+               "compared images), best first. AUROC: chance of ranking an anomaly above a normal image; "
+               "average precision: how clean the top of the list is.")
+    frame = pd.DataFrame(known)
+    left, right = st.columns(2)
+    left.plotly_chart(figures.method_bars(frame, "auroc", "AUROC", in_use), width="stretch")
+    right.plotly_chart(figures.method_bars(frame, "average_precision", "Average precision", in_use), width="stretch")
+    st.dataframe(frame, width="stretch", hide_index=True)
+else:
+    top = max(10, int(round(config.contamination * len(compared))))
+    overlap, correlation = scorer_agreement(comparison, top)
+    st.caption(f"No known anomalies yet (mark some on the Labels page to measure each score). Meanwhile: how "
+               f"much the scores agree on the {len(compared):,} compared images. Left, the share of each score's "
+               f"top {top} also in the other's top {top}; right, their rank correlation.")
+    left, right = st.columns(2)
+    left.plotly_chart(figures.heatmap(overlap, f"Top-{top} overlap", ".2f"), width="stretch")
+    right.plotly_chart(figures.heatmap(correlation, "Rank correlation", ".2f"), width="stretch")

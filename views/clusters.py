@@ -1,4 +1,5 @@
-"""Clusters: how many, how big, what each looks like, and (with labels) how right they are."""
+"""Clusters: how many, how big, what each looks like, every clusterer side by side, and (with labels)
+how right they are."""
 
 import numpy as np
 import pandas as pd
@@ -6,6 +7,7 @@ import streamlit as st
 
 from core import cache
 from core.analysis import distance_to_cluster_mean
+from core.comparison import clusterer_agreement
 from ui import figures, gallery, state
 
 st.title("Clusters")
@@ -14,13 +16,15 @@ config = state.selection().config
 root = str(cache.runs_dir())
 table = result.table
 clusters = table["cluster"].to_numpy()
+in_use = config.analysis_method.clusterer
 
 left, right = st.columns(2)
 with left:
-    scores = cache.k_selection(root, key, config.seed)
-    st.plotly_chart(figures.k_selection(scores, config.clusters), width="stretch")
-    st.caption("Look for the bend in inertia and a high silhouette; set **Clusters (k)** in the sidebar. "
-               "Changing k re-clusters the stored latent vectors without retraining.")
+    scores, clusterer = cache.k_selection(root, key)
+    criterion = "BIC" if "mixture" in clusterer else "inertia"
+    st.plotly_chart(figures.k_selection(scores, config.clusters, criterion), width="stretch")
+    st.caption(f"{clusterer} at each k, on the fit sample: look for where {criterion} stops falling and the "
+               "silhouette is high; set **Clusters (k)** in the sidebar. Changing k never retrains.")
 with right:
     sizes = np.bincount(clusters, minlength=config.clusters)
     st.plotly_chart(figures.bar_counts(list(range(config.clusters)), sizes.tolist(), "Cluster sizes", "cluster"),
@@ -29,28 +33,54 @@ with right:
 st.subheader("Decoded centroids")
 st.caption("The decoder applied to each cluster's mean latent vector: what its average member looks like.")
 centroids = cache.decoded_centroids(root, key, config)
-gallery.show_images(centroids, [f"cluster {c} · {sizes[c]}" for c in range(config.clusters)])
+gallery.show_images(centroids, [f"cluster {c} · {sizes[c]:,}" for c in range(config.clusters)])
 
 st.subheader("Members")
 chosen, order, count = st.columns([1, 1, 1])
-cluster = chosen.selectbox("Cluster", range(config.clusters), format_func=lambda c: f"{c} ({sizes[c]} images)")
+cluster = chosen.selectbox("Cluster", range(config.clusters), format_func=lambda c: f"{c} ({sizes[c]:,} images)")
 least_typical = order.toggle("Least typical first", help="Typical = close to the cluster's mean latent vector.")
 shown = count.slider("Images", 12, 96, 36, step=12)
 distance = distance_to_cluster_mean(result.latent, clusters)
 members = np.flatnonzero(clusters == cluster)
 members = members[np.argsort(distance[members])]
 members = (members[::-1] if least_typical else members)[:shown]
-labels = bundle.analysis.label_text()
-gallery.show_images(bundle.analysis.images[members],
-                    [f"{i}" + ("" if labels is None else f" · {labels[i]}") for i in members])
+label_text = table["label"].astype(str).to_numpy() if "label" in table else None
+gallery.show_images(bundle.analysis.read(members).images,
+                    [str(table["id"].iloc[i]) + ("" if label_text is None else f" · {label_text[i]}") for i in members],
+                    indices=members, key="members")
+st.caption("file" + (" · true label" if label_text is not None else "") + "; the magnifier opens an image large.")
 
-if labels is not None:
+st.subheader("Every clusterer side by side")
+comparison = result.comparison
+compared = comparison["index"].to_numpy()
+where = (f"all {len(compared):,} images" if len(compared) == len(table)
+         else f"the {len(compared):,} compared images of the fit sample")
+known = result.metrics.get("comparison", {}).get("clustering")
+if known:
+    frame = pd.DataFrame(known)
+    st.caption(f"On {where}, k = {config.clusters}, against the true labels, best first; "
+               f"**{in_use}** is this run's. The raw-pixel rows use no autoencoder: the latent must beat them.")
+    left, right = st.columns(2)
+    left.plotly_chart(figures.method_bars(frame, "accuracy", "Accuracy", in_use), width="stretch")
+    right.plotly_chart(figures.method_bars(frame, "nmi", "NMI", in_use), width="stretch")
+    st.dataframe(frame, width="stretch", hide_index=True)
+else:
+    silhouettes, matrix = clusterer_agreement(comparison, result.latent[compared], seed=config.seed)
+    st.caption(f"No labels, so each clustering is judged by its silhouette in the latent space (one space for "
+               f"all; higher = tighter, better separated groups) and by how much the clusterers agree (adjusted "
+               f"Rand index, 1 = the same groups). On {where}, k = {config.clusters}.")
+    left, right = st.columns(2)
+    left.plotly_chart(figures.method_bars(silhouettes, "silhouette", "Silhouette in the latent space", in_use),
+                      width="stretch")
+    right.plotly_chart(figures.heatmap(matrix, "Agreement (adjusted Rand index)", ".2f"), width="stretch")
+
+if label_text is not None:
     st.subheader("Clusters against true labels")
-    scores = result.metrics["clustering"]
-    baseline = cache.raw_pixel_clustering(config.data, config.clusters, config.seed)
+    baseline = next((row for row in known or [] if row["method"] == "raw-pixel KMeans"), None)
     columns = st.columns(3)
     for column, (name, title) in zip(columns, [("accuracy", "Accuracy"), ("nmi", "NMI"), ("ari", "ARI")]):
-        column.metric(title, f"{scores[name]:.3f}", f"{scores[name] - baseline[name]:+.3f} vs raw-pixel KMeans",
-                      help=f"Raw-pixel KMeans on the same images: {baseline[name]:.3f}")
-    matrix = pd.crosstab(pd.Series(clusters, name="cluster"), pd.Series(labels, name="label"))
-    st.plotly_chart(figures.heatmap(matrix, "Images per cluster and label"), width="stretch")
+        value = result.metrics["clustering"][name]
+        column.metric(title, f"{value:.3f}", None if baseline is None else f"{value - baseline[name]:+.3f} vs raw-pixel "
+                      "KMeans", help="This run's clusters on every image; the difference is on the compared images.")
+    crosstab = pd.crosstab(pd.Series(clusters, name="cluster"), pd.Series(label_text, name="label"))
+    st.plotly_chart(figures.heatmap(crosstab, "Images per cluster and label"), width="stretch")

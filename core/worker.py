@@ -1,0 +1,43 @@
+"""``python -m core.worker``: the app's training process (see ``core.runs.RunQueue``).
+
+Reads one JSON request per line on stdin ({"root", "key", "config"}), runs it with
+:func:`core.runs.train_in_worker` (which writes progress.json as it goes), and answers one JSON
+line on stdout: {"trained": bool}, or {"error": one line, "user_error": bool}. Anything else that
+writes to stdout is sent to stderr, so the answers stay readable. Ends when stdin closes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import warnings
+
+
+def main() -> int:
+    answers = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+    from core import warmup
+    from core.errors import UserInputError
+    from core.pipeline import RunConfig
+    from core.runs import train_in_worker
+
+    warmup.import_everything()
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            answer = {"trained": train_in_worker(request["root"], request["key"], RunConfig(**request["config"]))}
+        except UserInputError as error:
+            answer = {"error": str(error), "user_error": True}
+        except Exception as error:  # reported to the page as one line; the worker goes on
+            answer = {"error": f"{type(error).__name__}: {error}", "user_error": False}
+        answers.write(json.dumps(answer) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""One image up close: its own file at full size, its results, and why it is odd.
+
+``show(index)`` opens a dialog from any gallery (the magnifier under an image). It reads the run the
+sidebar selects; the reconstruction needs the trained model, loaded on first use.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import cache, labels
+from core.data import original_image
+from ui import figures, gallery, state
+
+NEAREST = 6
+
+
+@st.dialog("Image", width="large")
+def show(index: int) -> None:
+    bundle, key, result = state.result_or_stop()
+    config = state.selection().config
+    analysed = bundle.analysis
+    row = result.table.iloc[index]
+    scores = result.table["anomaly_score"].to_numpy()
+    threshold = result.metrics["anomaly_threshold"]
+
+    picture, facts = st.columns([3, 2])
+    original = original_image(analysed, index)
+    image = analysed.read(np.array([index])).images[0]
+    if original is not None:
+        picture.image(original, caption=f"{row['id']} (its own file, full size)")
+    else:
+        picture.image(gallery.to_display(image, 256), caption=f"image {index} ({image.shape[0]}×{image.shape[1]})")
+    rank = int(np.sum(scores > scores[index])) + 1
+    given = labels.load(cache.store().folder(key), analysed.ids).labels[index]
+    facts.dataframe(pd.DataFrame({"": {
+        "file": str(row["id"]),
+        "cluster": str(row["cluster"]),
+        "anomaly score": f"{row['anomaly_score']:.3f} (#{rank:,} of {len(scores):,}"
+                         + (", flagged)" if scores[index] > threshold else ")"),
+        "reconstruction error": f"{row['reconstruction_error']:.4f}",
+        **({"true label": str(row["label"])} if "label" in row else {}),
+        "label given here": given or "none",
+    }}), width="stretch")
+
+    st.markdown("**Why is it odd?** The autoencoder's attempt at it, where that attempt differs, and the "
+                "most similar ordinary images (nearest in the latent space, below the anomaly threshold).")
+    reconstruction = cache.reconstructions(str(cache.runs_dir()), key, config.data, (index,))[0]
+    left, middle, right = st.columns(3)
+    left.image(gallery.to_display(image, 160), caption="original")
+    middle.image(gallery.to_display(reconstruction, 160), caption="reconstruction")
+    right.plotly_chart(figures.error_map(np.abs(image - reconstruction).mean(axis=-1)), width="stretch")
+    nearest = nearest_normal(result.latent, scores, threshold, index)
+    gallery.show_images(analysed.read(nearest).images, [str(result.table["id"].iloc[i]) for i in nearest],
+                        columns=NEAREST)
+
+
+def nearest_normal(latent: np.ndarray, scores: np.ndarray, threshold: float, index: int) -> np.ndarray:
+    """Up to ``NEAREST`` positions of the images at or below ``threshold`` nearest to image ``index``
+    in the (N, d) latent space, nearest first."""
+    normal = np.flatnonzero(scores <= threshold)
+    normal = normal[normal != index]
+    distances = np.linalg.norm(latent[normal] - latent[index], axis=1)
+    return normal[np.argsort(distances)[:NEAREST]]
