@@ -93,7 +93,6 @@ def _run(args) -> int:
     from pathlib import Path
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     try:
         result = run_pipeline(config, progress=progress, engine=engine, model_path=str(out.resolve() / "model.keras"))
         with progress.run_stage("write"):

@@ -257,7 +257,6 @@ def load_digits() -> ImageSet:
         labels=target.astype(np.int64),
         ids=_index_ids(len(images)),
         name="digits",
-        label_names=tuple(str(d) for d in range(10)),
     )
 
 

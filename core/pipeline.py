@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # imported where used: scikit-learn, which it needs, is slow 
 
 RESULT_COLUMNS = ["index", "cluster", "anomaly_score", "reconstruction_error", "map_x", "map_y"]
 FIT_SAMPLE = 60_000
+MIN_FIT_SAMPLE = 100
 CHUNK_SIZE = 10_000
 FORMAT_VERSION = 2
 ARTIFACTS = ("model.keras", "embedding.npz", "results.parquet", "comparison.parquet", "metrics.json")
@@ -112,11 +113,12 @@ class RunConfig:
         a stored run can change without training (cluster count, contamination, method)."""
         self.resolved_method()
         analysis.check_contamination(self.contamination)
+        if not float(self.fit_sample).is_integer() or self.fit_sample < MIN_FIT_SAMPLE:
+            raise UserInputError(f"the fit sample must be a whole number of at least {MIN_FIT_SAMPLE} images, "
+                                 f"got {self.fit_sample}")
         analysis.check_n_clusters(self.clusters, min(n_analysed, self.fit_sample))
         if n_train is None:
             return
-        if not float(self.fit_sample).is_integer() or self.fit_sample < 100:
-            raise UserInputError(f"the fit sample must be a whole number of at least 100 images, got {self.fit_sample}")
         training_plan(self.preset, self.epochs, self.batch_size, min(n_train, self.fit_sample))
 
 
@@ -252,15 +254,19 @@ def run_pipeline(config: RunConfig, train_set: ImageSet | None = None, analysis_
         progress.plan(len(train_sample), len(analysis_set), int(np.prod(analysis_set.image_shape)), plan.epochs,
                       [name for name in STAGES if name != "load" and (name != "apply" or len(sample) < len(analysis_set))])
 
-    fitted, outputs, reference = fit_pipeline(config, train_sample, analysed_sample, same_set, progress, callbacks)
+    fitted, sample_outputs, reference = fit_pipeline(config, train_sample, analysed_sample, same_set, progress,
+                                                     callbacks)
+    outputs = sample_outputs
     if len(sample) < len(analysis_set):
         with progress.run_stage("apply"):
             if engine is not None and model_path is not None:
+                Path(model_path).parent.mkdir(parents=True, exist_ok=True)
                 fitted.model.save(model_path)
                 fitted.model_path = model_path
-            outputs = apply_everywhere(fitted, analysis_set, sample, outputs, progress, engine)
+            outputs = apply_everywhere(fitted, analysis_set, sample, sample_outputs, progress, engine)
     with progress.run_stage("compare"):
-        comparison, pixel_manifold = comparison_stage(config, fitted, analysed_sample, sample, outputs, reference,
+        comparison, pixel_manifold = comparison_stage(config, fitted, analysed_sample, sample, sample_outputs,
+                                                      reference,
                                                       baselines=baselines, fingerprint=baselines_fingerprint(
                                                           baselines, analysis_set, train_set, same_set))
     return assemble(config, fitted.model, analysis_set, train_set, sample, outputs, comparison, pixel_manifold,

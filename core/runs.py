@@ -133,20 +133,17 @@ class RunStore:
         than the run's is clustered by the run's clusterer, fitted on the fit sample's features and
         applied to every image, and kept in ``clusters/`` for later processes."""
         stored = stored or self.read(key)
-        clusters, compared = stored.table["cluster"].to_numpy(), None
-        if config.clusters != stored.config.clusters:
-            clusters, compared = self._clustering(key, config, stored, analysis_set)
-        table = stored.table.assign(cluster=clusters)
-        comparison = stored.comparison
-        if compared is not None:
-            comparison = comparison.assign(**compared)
+        table, comparison = stored.table, stored.comparison
         metrics = {**stored.metrics, "config": {**stored.metrics["config"], "clusters": config.clusters,
-                                                "contamination": config.contamination},
-                   "anomaly_threshold": analysis.anomaly_threshold(table["anomaly_score"].to_numpy(),
-                                                                   config.contamination)}
-        for name in ("clustering", "anomaly", "comparison"):
-            metrics.pop(name, None)
-        metrics.update(evaluate(analysis_set, table, comparison))
+                                                "contamination": config.contamination}}
+        metrics["anomaly_threshold"] = analysis.anomaly_threshold(table["anomaly_score"].to_numpy(),
+                                                                  config.contamination)
+        if config.clusters != stored.config.clusters:  # the scores stay; the clusters and their metrics change
+            clusters, compared = self._clustering(key, config, stored, analysis_set)
+            table, comparison = table.assign(cluster=clusters), comparison.assign(**compared)
+            for name in ("clustering", "anomaly", "comparison"):
+                metrics.pop(name, None)
+            metrics.update(evaluate(analysis_set, table, comparison))
         return RunResult(config=config, model=None, table=table, latent=stored.latent, manifold=stored.manifold,
                          sample=stored.sample, comparison=comparison, pixel_manifold=stored.pixel_manifold,
                          metrics=metrics)

@@ -51,6 +51,6 @@ def mnist_with_outliers(mnist_2000, fashion_20) -> ImageSet:
 @pytest.fixture(scope="session")
 def seed_model(mnist_with_outliers):
     """The seed preset trained for 2 epochs on the 2,020 images of ``mnist_with_outliers``."""
-    from core.model import ConvAutoencoder
+    from core.model import Autoencoder
 
-    return ConvAutoencoder(preset="seed", epochs=2, seed=0).fit(mnist_with_outliers)
+    return Autoencoder(preset="seed", epochs=2, seed=0).fit(mnist_with_outliers)

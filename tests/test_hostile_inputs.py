@@ -9,8 +9,8 @@ from streamlit.testing.v1 import AppTest
 from core import cache
 from core.data import load_image_set, load_train_and_analysis_sets, load_zip
 from core.errors import UserInputError
-from core.model import ConvAutoencoder
-from core.pipeline import RunConfig, check_settings
+from core.model import Autoencoder
+from core.pipeline import RunConfig
 from tests import hostile
 from tests.conftest import ROOT
 from tests.hostile import CORPUS, MARKER, Case
@@ -89,13 +89,14 @@ SETTINGS = [
 @pytest.mark.parametrize("change, message", [s[1:] for s in SETTINGS], ids=[s[0] for s in SETTINGS])
 def test_absurd_settings_are_refused_before_training(change, message):
     with pytest.raises(UserInputError, match=message):
-        check_settings(RunConfig(data="x", **change), n_images=12)
+        RunConfig(data="x", **change).check(n_analysed=12, n_train=12)
 
 
 def test_a_batch_larger_than_the_data_is_capped():
-    model = ConvAutoencoder(preset="seed", epochs=1, batch_size=10**6)
-    check_settings(RunConfig(data="x", preset="seed", epochs=1, batch_size=10**6), n_images=12)
-    assert model.check_params(12) == (1, 12)
+    model = Autoencoder(preset="seed", epochs=1, batch_size=10**6)
+    RunConfig(data="x", preset="seed", epochs=1, batch_size=10**6).check(n_analysed=12, n_train=12)
+    plan = model.plan(12)
+    assert (plan.epochs, plan.batch_size, plan.n_validation) == (1, 11, 1)  # capped at the 11 training images
 
 
 # --- a .keras model with a Lambda layer -------------------------------------------------------
@@ -106,7 +107,7 @@ def test_a_keras_model_with_a_lambda_layer_is_refused_and_never_runs(tmp_path):
 
     path = hostile.lambda_model(tmp_path)
     with pytest.raises(UserInputError, match="load safely"):
-        ConvAutoencoder.load(path)
+        Autoencoder.load(path)
     assert not (tmp_path / MARKER).exists(), "the Lambda layer's code ran"
     # control: without safe_mode the same file does run its code, so the marker would show it
     keras.models.load_model(path, compile=False, safe_mode=False)

@@ -6,11 +6,11 @@ from sklearn.cluster import KMeans
 from sklearn.pipeline import make_pipeline
 
 from core.errors import UserInputError
-from core.model import ConvAutoencoder
+from core.model import Autoencoder
 
 
 def test_seed_preset_latent_has_98_numbers_and_its_loss_drops(mnist_2000):
-    model = ConvAutoencoder(preset="seed", epochs=2, seed=0).fit(mnist_2000)
+    model = Autoencoder(preset="seed", epochs=2, seed=0).fit(mnist_2000)
 
     assert model.latent_shape_ == (7, 7, 2)
     assert model.transform(mnist_2000.images[:5]).shape == (5, 98)
@@ -23,7 +23,7 @@ def test_seed_preset_latent_has_98_numbers_and_its_loss_drops(mnist_2000):
 def test_any_image_size_round_trips_and_the_model_saves_and_loads(tmp_path, mnist_2000, preset, latent_size):
     # Real digits cropped to an odd size, in colour: 27 x 25 x 3 is no multiple of the 4x downsampling.
     images = np.repeat(mnist_2000.images[:300, :27, 1:26, :], 3, axis=-1)
-    model = ConvAutoencoder(preset=preset, epochs=2, seed=0).fit(images)
+    model = Autoencoder(preset=preset, epochs=2, seed=0).fit(images)
 
     latent = model.transform(images)
     assert latent.shape == (300, latent_size)
@@ -32,7 +32,7 @@ def test_any_image_size_round_trips_and_the_model_saves_and_loads(tmp_path, mnis
     assert errors.shape == (300,) and np.all(errors >= 0)
 
     path = model.save(tmp_path / "model.keras")
-    loaded = ConvAutoencoder.load(path)
+    loaded = Autoencoder.load(path)
     assert loaded.preset == preset
     np.testing.assert_allclose(loaded.transform(images), latent, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(loaded.reconstruction_error(images), errors, rtol=1e-4, atol=1e-6)
@@ -98,11 +98,17 @@ def test_the_block_max_pooling_equals_keras_max_pooling_behind_a_relu(shape, poo
     np.testing.assert_allclose(got[1], expected[1], atol=1e-6)
 
 
+def test_the_earlier_name_still_works():
+    import core.model
+
+    assert core.model.ConvAutoencoder is Autoencoder
+
+
 def test_it_composes_in_a_sklearn_pipeline():
     from core.data import load_image_set
 
     digits = load_image_set("digits")
-    pipeline = make_pipeline(ConvAutoencoder(preset="seed", epochs=1), KMeans(n_clusters=10, n_init=1, random_state=0))
+    pipeline = make_pipeline(Autoencoder(preset="seed", epochs=1), KMeans(n_clusters=10, n_init=1, random_state=0))
     clusters = pipeline.fit_predict(digits.images)
     assert clusters.shape == (1797,)
     assert pipeline[0].n_latent_ == 8  # 8x8 digits -> 2x2x2 latent
@@ -117,11 +123,11 @@ def test_it_composes_in_a_sklearn_pipeline():
 ])
 def test_absurd_settings_are_refused_before_training(mnist_2000, settings, message):
     with pytest.raises(UserInputError, match=message):
-        ConvAutoencoder(**settings).fit(mnist_2000.images[:50])
+        Autoencoder(**settings).fit(mnist_2000.images[:50])
 
 
 def test_a_batch_larger_than_the_data_is_capped(mnist_2000):
-    model = ConvAutoencoder(preset="seed", epochs=1, batch_size=5000).fit(mnist_2000.images[:40])
+    model = Autoencoder(preset="seed", epochs=1, batch_size=5000).fit(mnist_2000.images[:40])
     assert len(model.history_["loss"]) == 1
 
 
@@ -130,13 +136,13 @@ def test_loading_refuses_non_models_and_lambda_layers(tmp_path):
 
     (tmp_path / "junk.keras").write_bytes(b"not a model")
     with pytest.raises(UserInputError):
-        ConvAutoencoder.load(tmp_path / "junk.keras")
+        Autoencoder.load(tmp_path / "junk.keras")
 
     inputs = keras.Input(shape=(8, 8, 1))
     outputs = keras.layers.Lambda(lambda x: x * 2)(inputs)
     keras.Model(inputs, outputs).save(tmp_path / "lambda.keras")
     with pytest.raises(UserInputError, match="safely"):
-        ConvAutoencoder.load(tmp_path / "lambda.keras")
+        Autoencoder.load(tmp_path / "lambda.keras")
 
 
 def test_the_seed_network_trains_alike_with_and_without_xla(mnist_2000, monkeypatch):
@@ -154,9 +160,9 @@ def test_the_seed_network_trains_alike_with_and_without_xla(mnist_2000, monkeypa
         return plain_compile(self, *args, **kwargs)
 
     monkeypatch.setattr(keras.Model, "compile", recording_compile)
-    plain = ConvAutoencoder(preset="seed", epochs=2, seed=0).fit(mnist_2000)
+    plain = Autoencoder(preset="seed", epochs=2, seed=0).fit(mnist_2000)
     monkeypatch.setattr(core.model, "XLA_MIN_IMAGES", 0)
-    compiled = ConvAutoencoder(preset="seed", epochs=2, seed=0).fit(mnist_2000)
+    compiled = Autoencoder(preset="seed", epochs=2, seed=0).fit(mnist_2000)
 
     assert compiled_with == [False, True]
     for name in ("loss", "val_loss"):

@@ -16,28 +16,40 @@ from streamlit.testing.v1 import AppTest
 
 from core import cache
 from core.data import load_image_set
-from core.pipeline import RunConfig, run_pipeline, write_atomically
+from core.files import write_atomically
+from core.pipeline import RunConfig, run_pipeline
 from core.runs import RunStore, run_key
 from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
-def digits_300():
-    return load_image_set("digits").subset(np.arange(300))
+def digits_file(tmp_path_factory) -> Path:
+    """300 built-in digits as an npz: a data spec the worker process can load by itself."""
+    digits = load_image_set("digits")
+    path = tmp_path_factory.mktemp("data") / "digits300.npz"
+    np.savez(path, x=digits.images[:300], y=digits.labels[:300])
+    return path
 
 
-def small_config(seed: int) -> RunConfig:
-    """The seed preset for one epoch with the seed method: a few seconds on 300 digits."""
-    return RunConfig(data="digits", preset="seed", epochs=1, seed=seed, method="seed")
+@pytest.fixture(scope="module")
+def digits_300(digits_file):
+    return load_image_set(digits_file)
+
+
+@pytest.fixture(scope="module")
+def small_config(digits_file):
+    """The seed preset for one epoch with the seed method, by seed: a few seconds on 300 digits."""
+    return lambda seed: RunConfig(data=str(digits_file), preset="seed", epochs=1, seed=seed, method="seed")
 
 
 def key_of(config: RunConfig, images) -> str:
     return run_key(config, images.fingerprint(), images.fingerprint())
 
 
-def embedding_arrays(store: RunStore, key: str) -> dict:
-    _, embedding, _ = store.load(key)
-    return {"latent": embedding.latent, "anomaly_score": embedding.anomaly_score, "map_xy": embedding.map_xy}
+def run_arrays(store: RunStore, key: str) -> dict:
+    stored = store.read(key)
+    return {"latent": stored.latent, "anomaly_score": stored.table["anomaly_score"].to_numpy(),
+            "map": stored.table[["map_x", "map_y"]].to_numpy(), "cluster": stored.table["cluster"].to_numpy()}
 
 
 def assert_same_arrays(first: dict, second: dict):
@@ -46,19 +58,22 @@ def assert_same_arrays(first: dict, second: dict):
 
 
 @pytest.fixture(scope="module")
-def stored_run(tmp_path_factory, digits_300):
-    """(runs folder, key, arrays) of seed 0 trained alone in a store of its own."""
+def stored_run(tmp_path_factory, digits_300, small_config):
+    """(runs folder, key, arrays) of seed 0 trained alone, in this process, in a store of its own."""
     root = tmp_path_factory.mktemp("runs")
     store, config = RunStore(root), small_config(0)
     key = key_of(config, digits_300)
     assert store.train(key, config, digits_300, digits_300)
-    return root, key, embedding_arrays(store, key)
+    return root, key, run_arrays(store, key)
 
 
 # --- concurrency ------------------------------------------------------------------------------
 
 
-def test_two_sessions_training_different_configs_at_once_get_their_own_results(tmp_path, digits_300, stored_run):
+def test_two_sessions_training_different_configs_at_once_get_their_own_results(tmp_path, digits_300, stored_run,
+                                                                                small_config):
+    """Both go to the worker process and take turns there; each gets what it would get alone (seed
+    0 in the worker = seed 0 trained in this process)."""
     _, key_alone, alone = stored_run
     store = RunStore(tmp_path)
     configs = [small_config(0), small_config(1)]
@@ -68,58 +83,49 @@ def test_two_sessions_training_different_configs_at_once_get_their_own_results(t
 
     def session(config, key):
         barrier.wait()
-        store.start(key, config, digits_300, digits_300).wait(timeout=600)
+        store.start(key, config).wait(timeout=600)
 
     threads = [threading.Thread(target=session, args=pair) for pair in zip(configs, keys)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert [store.job(key).progress.stage for key in keys] == ["done", "done"], [store.job(k).progress.error for k in keys]
+    assert [store.job(key).progress.stage for key in keys] == ["done", "done"], [store.job(k).error for k in keys]
     assert store.trainings == 2
-    together = [embedding_arrays(store, key) for key in keys]
-    assert_same_arrays(together[0], alone)  # seed 0 trained beside seed 1 = seed 0 trained alone
-
-    store_b = RunStore(tmp_path / "alone")
-    store_b.train(keys[1], configs[1], digits_300, digits_300)
-    assert_same_arrays(together[1], embedding_arrays(store_b, keys[1]))
+    together = [run_arrays(store, key) for key in keys]
+    assert_same_arrays(together[0], alone)
     assert not np.array_equal(together[0]["latent"], together[1]["latent"])  # and they are different runs
     assert store.record(keys[1])["config"]["seed"] == 1
 
 
-def test_two_sessions_asking_for_the_same_config_train_it_once(tmp_path, digits_300):
+def test_two_sessions_asking_for_the_same_config_share_one_training(tmp_path, digits_300, small_config):
     store, config = RunStore(tmp_path), small_config(2)
     key = key_of(config, digits_300)
-    barrier, jobs, trained = threading.Barrier(4), [], []
+    barrier, jobs = threading.Barrier(3), []
 
     def start_session():
         barrier.wait()
-        jobs.append(store.start(key, config, digits_300, digits_300))
+        jobs.append(store.start(key, config))
 
-    def train_session():  # the same key trained directly, as the CLI-like path does
-        barrier.wait()
-        trained.append(store.train(key, config, digits_300, digits_300))
-
-    threads = [threading.Thread(target=target) for target in (start_session, start_session, train_session,
-                                                               train_session)]
+    threads = [threading.Thread(target=start_session) for _ in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert jobs[0] is jobs[1]
-    assert jobs[0].wait(timeout=600).stage == "done", jobs[0].progress.error
-    assert store.trainings == 1
-    assert sum(trained) <= 1 and store.has(key)
+    assert jobs[0] is jobs[1] is jobs[2]
+    assert jobs[0].wait(timeout=600).stage == "done", jobs[0].error
+    assert store.trainings == 1 and store.has(key)
+    assert not store.train(key, config, digits_300, digits_300)  # stored: nothing to train
 
 
 # --- persistence ------------------------------------------------------------------------------
 
 
-def test_a_restarted_store_serves_the_run_from_disk_without_training(stored_run, digits_300):
+def test_a_restarted_store_serves_the_run_from_disk_without_training(stored_run, digits_300, small_config):
     root, key, arrays = stored_run
     restarted = RunStore(root)
     assert restarted.has(key)
-    assert_same_arrays(embedding_arrays(restarted, key), arrays)
+    assert_same_arrays(run_arrays(restarted, key), arrays)
     assert not restarted.train(key, small_config(0), digits_300, digits_300)
     assert restarted.trainings == 0
 
@@ -141,15 +147,15 @@ def drop_hashes(path):
 
 
 DAMAGE = [
-    ("model.keras", truncate), ("embedding.npz", truncate), ("run.json", truncate),
-    ("model.keras", flip_last_byte), ("embedding.npz", flip_last_byte), ("model.keras", lambda p: p.unlink()),
+    ("model.keras", truncate), ("embedding.npz", truncate), ("results.parquet", truncate), ("run.json", truncate),
+    ("model.keras", flip_last_byte), ("comparison.parquet", flip_last_byte), ("metrics.json", lambda p: p.unlink()),
     ("run.json", drop_hashes), ("run.json", lambda p: p.write_text("{not json")),
 ]
 RETRAIN = {0, 1, 2}  # the cases that also retrain (the others only check detection)
 
 
 @pytest.mark.parametrize("case", range(len(DAMAGE)), ids=[f"{name}-{how.__name__}" for name, how in DAMAGE])
-def test_a_damaged_artifact_is_detected_and_recomputed(case, stored_run, digits_300, tmp_path):
+def test_a_damaged_artifact_is_detected_and_recomputed(case, stored_run, digits_300, small_config, tmp_path):
     root, key, arrays = stored_run
     shutil.copytree(root / key, tmp_path / key)
     name, damage = DAMAGE[case]
@@ -157,82 +163,99 @@ def test_a_damaged_artifact_is_detected_and_recomputed(case, stored_run, digits_
     store = RunStore(tmp_path)
     assert not store.has(key)
     with pytest.raises(KeyError):
-        store.load(key)
+        store.read(key)
     if case in RETRAIN:
         assert store.train(key, small_config(0), digits_300, digits_300)
         assert store.trainings == 1 and store.has(key)
-        assert_same_arrays(embedding_arrays(store, key), arrays)
+        assert_same_arrays(run_arrays(store, key), arrays)
 
 
-def test_a_clustering_is_kept_with_its_run_and_read_back_after_a_restart(stored_run, digits_300, tmp_path,
-                                                                           monkeypatch):
-    """Each cluster count's labels and scores are written once; a restarted store reads them back
-    instead of clustering again (the app then shows a stored run without scikit-learn)."""
-    import core.runs
+def test_another_cluster_count_is_kept_with_its_run_and_read_back_after_a_restart(stored_run, digits_300,
+                                                                                small_config, tmp_path, monkeypatch):
+    """A cluster count other than the run's is clustered once and written to clusters/; a restarted
+    store reads it back instead of clustering again."""
+    import core.methods
 
     root, key, _ = stored_run
     shutil.copytree(root / key, tmp_path / key)
-    assert (tmp_path / key / "clusters" / "k10-seed0.npz").is_file()  # written when the run trained
     config = dataclasses.replace(small_config(0), clusters=4)
-    first = RunStore(tmp_path).result(key, config, digits_300, digits_300)
+    first = RunStore(tmp_path).result(key, config, digits_300)
+    assert (tmp_path / key / "clusters" / "k4.npz").is_file()
     assert first.table["cluster"].nunique() == 4 and 0 < first.metrics["clustering"]["accuracy"] <= 1
+    assert {row["method"] for row in first.metrics["comparison"]["clustering"]} == set(core.methods.CLUSTERERS)
 
     def no_clustering(*args, **kwargs):
         raise AssertionError("a stored clustering was computed again")
 
-    monkeypatch.setattr(core.runs, "assign_clusters", no_clustering)
-    again = RunStore(tmp_path).result(key, config, digits_300, digits_300)
+    monkeypatch.setattr(core.methods.KMeansClusterer, "fit", no_clustering)
+    monkeypatch.setattr(core.methods.MixtureClusterer, "fit", no_clustering)
+    again = RunStore(tmp_path).result(key, config, digits_300)
     pd.testing.assert_frame_equal(again.table, first.table)
     assert again.metrics["clustering"] == first.metrics["clustering"]
+    assert again.metrics["comparison"] == first.metrics["comparison"]
 
 
 def wrong_shape(path):
-    np.savez(path, clusters=np.zeros(5, dtype=np.int32), centers=np.zeros((10, 98)), scores=np.array("{}"))
+    np.savez(path, clusters=np.zeros(5, dtype=np.int64), names=np.array(["x"]), compared=np.zeros((5, 1)))
 
 
 @pytest.mark.parametrize("damage", [truncate, wrong_shape, lambda p: p.write_text("junk")],
                          ids=["truncated", "wrong-shape", "junk"])
-def test_a_damaged_clustering_file_is_computed_and_written_again(damage, stored_run, digits_300, tmp_path):
+def test_a_damaged_clustering_file_is_computed_and_written_again(damage, stored_run, digits_300, small_config,
+                                                                 tmp_path):
     root, key, _ = stored_run
     shutil.copytree(root / key, tmp_path / key)
-    path = tmp_path / key / "clusters" / "k10-seed0.npz"
-    expected = RunStore(tmp_path).result(key, small_config(0), digits_300, digits_300)
+    config = dataclasses.replace(small_config(0), clusters=5)
+    expected = RunStore(tmp_path).result(key, config, digits_300)
+    path = tmp_path / key / "clusters" / "k5.npz"
     damage(path)
-    store = RunStore(tmp_path)
-    got = store.result(key, small_config(0), digits_300, digits_300)
+    got = RunStore(tmp_path).result(key, config, digits_300)
     pd.testing.assert_frame_equal(got.table, expected.table)
-    assert store._read_clustering(key, 10, 0, len(digits_300)) is not None  # readable again
+    with np.load(path) as arrays:  # readable again
+        np.testing.assert_array_equal(arrays["clusters"], expected.table["cluster"])
 
 
-def test_a_run_damaged_after_its_job_finished_trains_again_in_the_same_process(tmp_path, stored_run, digits_300):
+def test_a_run_damaged_after_its_job_finished_trains_again_in_the_same_process(tmp_path, stored_run, digits_300,
+                                                                              small_config):
     _, key, arrays = stored_run
     store, config = RunStore(tmp_path), small_config(0)
-    first = store.start(key, config, digits_300, digits_300)
-    assert first.wait(timeout=600).stage == "done"
-    assert store.start(key, config, digits_300, digits_300) is first  # stored: no new job
+    first = store.start(key, config)
+    assert first.wait(timeout=600).stage == "done", first.error
+    assert store.start(key, config) is first  # stored: no new job
     truncate(tmp_path / key / "embedding.npz")
-    second = store.start(key, config, digits_300, digits_300)
+    second = store.start(key, config)
     assert second is not first
-    assert second.wait(timeout=600).stage == "done", second.progress.error
+    assert second.wait(timeout=600).stage == "done", second.error
     assert store.trainings == 2 and store.has(key)
-    assert_same_arrays(embedding_arrays(store, key), arrays)
+    assert_same_arrays(run_arrays(store, key), arrays)
 
 
-def test_an_interrupted_save_leaves_no_run_and_no_temporary_files(tmp_path, digits_300, monkeypatch):
-    import core.runs
+def test_a_failed_run_reports_one_line_and_the_worker_goes_on(tmp_path, digits_300, small_config):
+    store = RunStore(tmp_path)
+    missing = dataclasses.replace(small_config(0), data=str(tmp_path / "gone.npz"))
+    failed = store.start("0" * 16, missing)
+    assert failed.wait(timeout=600).stage == "failed"
+    assert failed.error.startswith("no such dataset or file") and "\n" not in failed.error
+    ok = store.start(key_of(small_config(3), digits_300), small_config(3))
+    assert ok.wait(timeout=600).stage == "done", ok.error
+
+
+def test_an_interrupted_save_leaves_no_run_and_no_temporary_files(tmp_path, digits_300, small_config, monkeypatch):
+    import core.pipeline
 
     def fail(path, arrays):
         with open(path, "wb") as file:
             file.write(b"partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(core.runs, "_save_npz", fail)
+    monkeypatch.setattr(core.pipeline, "write_npz", fail)
     store, config = RunStore(tmp_path), small_config(0)
     key = key_of(config, digits_300)
     with pytest.raises(OSError, match="disk full"):
         store.train(key, config, digits_300, digits_300)
     assert not store.has(key)
-    assert sorted(p.name for p in (tmp_path / key).iterdir()) == ["model.keras"]  # no run.json, no temp file
+    names = sorted(p.name for p in (tmp_path / key).iterdir())
+    assert "run.json" not in names and not [name for name in names if name.startswith(".")], names
 
 
 def test_write_atomically_keeps_the_old_file_when_writing_fails(tmp_path):
