@@ -20,6 +20,7 @@ pages = {  # the `page` parameter of a link -> the page
     "anomalies": st.Page("views/anomalies.py", title="Anomalies", icon=":material/warning:"),
     "labels": st.Page("views/labels.py", title="Labels", icon=":material/label:"),
     "export": st.Page("views/export.py", title="Export", icon=":material/download:"),
+    "runs": st.Page("views/runs.py", title="Runs", icon=":material/history:"),
 }
 navigation = st.navigation(list(pages.values()))
 linked_page = sidebar.apply_link()

@@ -27,6 +27,7 @@ def import_keras():
             import tensorflow as tf
 
             tf.constant(0.0) + 1.0  # start the device while the notes are silenced
+            tf.get_logger().setLevel("ERROR")  # retracing notes and other advice for developers
     finally:
         os.dup2(saved, 2)
         os.close(saved)

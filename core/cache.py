@@ -65,6 +65,25 @@ def stored_run(root: str, key: str) -> RunResult:
     return RunStore(root).read(key)
 
 
+@st.cache_resource(show_spinner=False)
+def remove_unused_uploads_once(root: str, keep_days: float) -> list[str]:
+    """Once per process: remove old uploads no run uses (see core.uploads), in the background."""
+    import threading
+
+    removed: list[str] = []
+    store = run_store(root)
+    threading.Thread(target=lambda: removed.extend(store.remove_unused_uploads(keep_days)),
+                     name="upload-cleanup", daemon=True).start()
+    return removed
+
+
+def forget_runs() -> None:
+    """Drop the runs read into memory (after a run was deleted)."""
+    stored_run.clear()
+    run_result.clear()
+    trained_model.clear()
+
+
 @st.cache_resource(show_spinner="Loading the trained model…", max_entries=8)
 def trained_model(root: str, key: str):
     """The fitted autoencoder of a stored run (imports TensorFlow); only pages that decode need it."""
@@ -86,7 +105,8 @@ def k_selection(root: str, key: str) -> tuple[pd.DataFrame, str]:
     stored = stored_run(root, key)
     entry = CLUSTERERS[stored.config.analysis_method.clusterer]
     features = stack_inputs(entry, {"latent": stored.latent[stored.sample], "manifold": stored.manifold[stored.sample]})
-    scores = analysis.k_selection_scores(features, lambda k: entry.make(n_clusters=k, seed=stored.config.seed),
+    scores = analysis.k_selection_scores(features, lambda k: entry.make(n_clusters=k, seed=stored.config.seed,
+                                                                         quick=True),
                                          range(2, 16), seed=stored.config.seed)
     return pd.DataFrame(scores), entry.name
 

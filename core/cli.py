@@ -84,7 +84,8 @@ def _run(args) -> int:
     warnings.filterwarnings("ignore", category=UserWarning)  # third-party notes; errors are ours to say
     warnings.filterwarnings("ignore", category=FutureWarning)
     engine = engine_for(workers=args.workers, scheduler=args.scheduler)
-    config = RunConfig(data=args.data, train_data=args.train_data, preset=args.preset, epochs=args.epochs,
+    config = RunConfig(data=_absolute(args.data), train_data=_absolute(args.train_data), preset=args.preset,
+                       epochs=args.epochs,
                        batch_size=args.batch_size, clusters=args.clusters, contamination=args.contamination,
                        seed=args.seed, method=args.method, fit_sample=args.fit_sample)
     progress = Progress()
@@ -103,6 +104,17 @@ def _run(args) -> int:
     print(format_summary(result.metrics))
     print(f"wrote {out / 'results.csv'}, results.parquet, metrics.json and model.keras")
     return 0
+
+
+def _absolute(spec: str | None) -> str | None:
+    """A data spec as recorded in the run: paths made absolute, so that the app can open the run."""
+    from pathlib import Path
+
+    from core.data import BUILTIN_SOURCES
+
+    if spec is None or spec in BUILTIN_SOURCES or not Path(spec).expanduser().exists():
+        return spec
+    return str(Path(spec).expanduser().resolve())
 
 
 class ProgressPrinter:

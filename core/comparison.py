@@ -143,20 +143,22 @@ def clusterer_agreement(comparison: pd.DataFrame, latent: np.ndarray, seed: int 
     names = list(CLUSTERERS)
     silhouettes = pd.DataFrame({"method": names, "silhouette": [
         analysis.silhouette(latent, comparison[f"cluster: {name}"].to_numpy(), seed=seed) for name in names]})
+    short = [CLUSTERERS[name].short for name in names]
     matrix = pd.DataFrame([[analysis.agreement(comparison[f"cluster: {a}"], comparison[f"cluster: {b}"])
-                            for b in names] for a in names], index=names, columns=names)
+                            for b in names] for a in names], index=short, columns=short)
     return silhouettes.sort_values("silhouette", ascending=False), matrix
 
 
 def scorer_agreement(comparison: pd.DataFrame, top: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Without known anomalies: (n, n) share of each scorer's ``top`` images in each other's top list,
-    and (n, n) Spearman rank correlation between the scores."""
+    and (n, n) Spearman rank correlation between the scores (rows and columns by short name)."""
     names = list(SCORERS)
+    short = [SCORERS[name].short for name in names]
     scores = {name: comparison[f"score: {name}"].to_numpy() for name in names}
     overlap = pd.DataFrame([[analysis.top_overlap(scores[a], scores[b], top) for b in names] for a in names],
-                           index=names, columns=names)
+                           index=short, columns=short)
     correlation = pd.DataFrame([[analysis.rank_correlation(scores[a], scores[b]) for b in names] for a in names],
-                               index=names, columns=names)
+                               index=short, columns=short)
     return overlap, correlation
 
 

@@ -63,6 +63,27 @@ class LabelBook:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def copy(self) -> LabelBook:
+        return LabelBook(self.ids, self.labels.copy(), self.sources.copy())
+
+    def differences(self, other: LabelBook) -> int:
+        """How many images have another label or source in ``other``."""
+        return int(np.sum((self.labels != other.labels) | (self.sources != other.sources)))
+
+    def merged(self, imported: LabelBook, keep_manual: bool) -> LabelBook:
+        """``imported``'s labels, except (with ``keep_manual``) where this book has a label a person
+        set by hand: those stay."""
+        merged = imported.copy()
+        if keep_manual:
+            mine = self.sources == "manual"
+            merged.labels[mine], merged.sources[mine] = self.labels[mine], self.sources[mine]
+        return merged
+
+    def manual_conflicts(self, imported: LabelBook) -> int:
+        """Labels set by hand here that ``imported`` would change or remove."""
+        mine = self.sources == "manual"
+        return int(np.sum(mine & ((imported.labels != self.labels) | (imported.sources != "manual"))))
+
     # --- naming clusters -------------------------------------------------------------------------
 
     def name_cluster(self, clusters: np.ndarray, cluster: int, name: str) -> int:

@@ -86,19 +86,20 @@ def manifold_embedding(seed: int = 0, n_components: int = 10) -> NeighbourEmbedd
 
 
 class KMeansClusterer:
-    """KMeans with ``n_init`` 10 seeded starts.
+    """KMeans, the best of ``n_init`` seeded starts.
 
     Attributes after ``fit``: ``labels_`` (M,), ``cluster_centers_`` (k, d)."""
 
-    def __init__(self, n_clusters=10, seed=0):
+    def __init__(self, n_clusters=10, seed=0, n_init=10):
         self.n_clusters = n_clusters
         self.seed = seed
+        self.n_init = n_init
 
     def fit(self, X):
         from sklearn.cluster import KMeans
 
         n_clusters = analysis.check_n_clusters(self.n_clusters, len(X))
-        self.kmeans_ = KMeans(n_clusters=n_clusters, n_init=10, random_state=self.seed).fit(X)
+        self.kmeans_ = KMeans(n_clusters=n_clusters, n_init=self.n_init, random_state=self.seed).fit(X)
         self.labels_ = self.kmeans_.labels_.astype(np.int64)
         self.cluster_centers_ = self.kmeans_.cluster_centers_
         return self
@@ -253,55 +254,61 @@ class Entry:
     """One method in the registry.
 
     ``make(n_clusters=..., contamination=..., seed=..., novelty=...)`` returns an unfitted estimator
-    (each factory takes the keywords it needs); ``inputs`` names the features stacked into its X;
+    (each factory takes the keywords it needs); ``short`` is a name for crowded chart axes;
+    ``inputs`` names the features stacked into its X;
     ``uses_autoencoder`` is False for the raw-pixel baselines.
     """
 
     name: str
+    short: str
     inputs: tuple[str, ...]
     make: Callable
     description: str
     uses_autoencoder: bool = True
 
 
-def _clusterer(kind):
-    return lambda n_clusters=10, seed=0, **_: kind(n_clusters=n_clusters, seed=seed)
+def _clusterer(kind, quick_starts: int):
+    """A factory of ``kind``; ``quick=True`` (scanning many k) makes it with ``quick_starts`` starts."""
+    def make(n_clusters=10, seed=0, quick=False, **_):
+        return kind(n_clusters=n_clusters, seed=seed, **({"n_init": quick_starts} if quick else {}))
+
+    return make
 
 
 CLUSTERERS = {entry.name: entry for entry in [
-    Entry("Gaussian mixture in manifold", ("manifold",), _clusterer(MixtureClusterer),
+    Entry("Gaussian mixture in manifold", "mixture, manifold", ("manifold",), _clusterer(MixtureClusterer, 1),
           "a Gaussian mixture (best of 5 starts) in a 10-D UMAP manifold of the latent vectors"),
-    Entry("KMeans in manifold", ("manifold",), _clusterer(KMeansClusterer),
+    Entry("KMeans in manifold", "KMeans, manifold", ("manifold",), _clusterer(KMeansClusterer, 2),
           "KMeans in the same 10-D UMAP manifold of the latent vectors"),
-    Entry("KMeans on latent", ("latent",), _clusterer(KMeansClusterer),
+    Entry("KMeans on latent", "KMeans, latent", ("latent",), _clusterer(KMeansClusterer, 2),
           "KMeans on the latent vectors themselves (the 2018 tutorial's way)"),
-    Entry("raw-pixel KMeans", ("pixels",), _clusterer(KMeansClusterer),
+    Entry("raw-pixel KMeans", "KMeans, pixels", ("pixels",), _clusterer(KMeansClusterer, 2),
           "KMeans on the pixels, no autoencoder: the baseline to beat", uses_autoencoder=False),
-    Entry("raw-pixel UMAP + mixture", ("pixel_manifold",), _clusterer(MixtureClusterer),
+    Entry("raw-pixel UMAP + mixture", "mixture, pixel UMAP", ("pixel_manifold",), _clusterer(MixtureClusterer, 1),
           "the same UMAP manifold and mixture, on the pixels instead of the latent", uses_autoencoder=False),
 ]}
 
 DEFAULT_SCORE = "default score"
 
 SCORERS = {entry.name: entry for entry in [
-    Entry(DEFAULT_SCORE, ("latent", "cross_entropy", "squared_error"),
+    Entry(DEFAULT_SCORE, "default", ("latent", "cross_entropy", "squared_error"),
           lambda contamination=0.01, seed=0, novelty=False, **_: LatentAndReconstructionScorer(
               contamination=contamination, seed=seed, novelty=novelty),
           "distance to the 50 nearest images in the latent space plus reconstruction error, each measured "
           "in units of its spread over the training images"),
-    Entry("IsolationForest on latent", ("latent",),
+    Entry("IsolationForest on latent", "IForest, latent", ("latent",),
           lambda contamination=0.01, seed=0, **_: IsolationForestScorer(contamination=contamination, seed=seed),
           "IsolationForest on the latent vectors (the project's starting question)"),
-    Entry("IsolationForest on raw pixels", ("pixels",),
+    Entry("IsolationForest on raw pixels", "IForest, pixels", ("pixels",),
           lambda contamination=0.01, seed=0, **_: IsolationForestScorer(contamination=contamination, seed=seed),
           "IsolationForest on the pixels, no autoencoder", uses_autoencoder=False),
-    Entry("reconstruction error (squared)", ("squared_error",),
+    Entry("reconstruction error (squared)", "squared error", ("squared_error",),
           lambda contamination=0.01, **_: ColumnScorer(contamination=contamination),
           "mean squared pixel error of the autoencoder's reconstruction"),
-    Entry("reconstruction error (cross-entropy)", ("cross_entropy",),
+    Entry("reconstruction error (cross-entropy)", "cross-entropy", ("cross_entropy",),
           lambda contamination=0.01, **_: ColumnScorer(contamination=contamination),
           "mean binary cross-entropy of the reconstruction, the autoencoder's own loss"),
-    Entry("kNN distance in latent", ("latent",),
+    Entry("kNN distance in latent", "kNN, latent", ("latent",),
           lambda contamination=0.01, **_: KnnDistanceScorer(contamination=contamination),
           "mean distance to the 10 nearest images in the latent space"),
 ]}

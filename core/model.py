@@ -22,6 +22,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from core import import_keras
+from core.analysis import squared_error
 from core.errors import UserInputError
 from core.presets import PRESETS, TrainingPlan, preset_named, training_plan
 
@@ -201,7 +202,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """Encode images (N, H, W, C) to a float32 latent matrix (N, n_latent_)."""
         images = self._check_fitted_input(X)
-        latent = self.encoder_.predict(images, batch_size=PREDICT_BATCH_SIZE, verbose=0)
+        latent = _predict(self.encoder_, images)
         return latent.reshape(len(images), -1).astype(np.float32)
 
     def inverse_transform(self, latent) -> np.ndarray:
@@ -209,17 +210,17 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         if not hasattr(self, "model_"):
             raise RuntimeError("this Autoencoder is not fitted yet; call fit first")
         latent = np.asarray(latent, dtype=np.float32).reshape((-1, *self.latent_shape_))
-        return self.decoder_.predict(latent, batch_size=PREDICT_BATCH_SIZE, verbose=0).astype(np.float32)
+        return _predict(self.decoder_, latent).astype(np.float32)
 
     def reconstruct(self, X) -> np.ndarray:
         """Encode then decode images (N, H, W, C); returns images of the same shape."""
         images = self._check_fitted_input(X)
-        return self.model_.predict(images, batch_size=PREDICT_BATCH_SIZE, verbose=0).astype(np.float32)
+        return _predict(self.model_, images).astype(np.float32)
 
     def reconstruction_error(self, X) -> np.ndarray:
         """Mean squared pixel error per image, shape (N,), pixel values in [0, 1]."""
         images = self._check_fitted_input(X)
-        return np.mean((images - self.reconstruct(images)) ** 2, axis=(1, 2, 3))
+        return squared_error(images, self.reconstruct(images))
 
     def save(self, path) -> Path:
         """Write the fitted model as one ``.keras`` file of stock Keras layers (see :func:`portable`)."""
@@ -256,6 +257,21 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
 
 ConvAutoencoder = Autoencoder  # the earlier name, kept for code that imports it
+
+
+def _predict(network, inputs: np.ndarray) -> np.ndarray:
+    """``network.predict`` on (n, ...) inputs in batches of one of a few fixed sizes: full batches of
+    ``PREDICT_BATCH_SIZE``, the rest zero-padded to a power of two (at least 32). Keras traces its
+    predict function once per batch shape; without the padding every new n costs a trace (about
+    0.1-0.3 s). Each row's outputs depend on that row alone."""
+    n = len(inputs)
+    if n == 0:
+        return network.predict(inputs, verbose=0)
+    size = PREDICT_BATCH_SIZE if n >= PREDICT_BATCH_SIZE else max(32, 1 << (n - 1).bit_length())
+    padded = -(-n // size) * size
+    if padded != n:
+        inputs = np.concatenate([inputs, np.zeros((padded - n, *inputs.shape[1:]), dtype=inputs.dtype)])
+    return network.predict(inputs, batch_size=size, verbose=0)[:n]
 
 
 def portable(model):

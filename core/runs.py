@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core import analysis
+from core import analysis, uploads
 from core.comparison import compare_clusterers
 from core.data import ImageSet, load_train_and_analysis_sets
 from core.errors import UserInputError
@@ -45,7 +45,6 @@ from core.progress import Progress
 KEY_FIELDS = ("preset", "epochs", "batch_size", "seed", "method", "fit_sample")
 PROGRESS_FILE = "progress.json"
 BASELINES = "baselines"
-UPLOADS = "uploads"
 
 
 def run_key(config: RunConfig, train_fingerprint: str, analysis_fingerprint: str) -> str:
@@ -119,6 +118,10 @@ class RunStore:
         """The job started for ``key`` by this store, if any."""
         return self._jobs.get(key)
 
+    def running_jobs(self) -> list[TrainingJob]:
+        """The jobs queued or training now, oldest first."""
+        return [job for job in list(self._jobs.values()) if job.running]
+
     # --- reading -----------------------------------------------------------------------------------
 
     def read(self, key: str) -> RunResult:
@@ -186,15 +189,34 @@ class RunStore:
     # --- listing and deleting ----------------------------------------------------------------------
 
     def runs(self) -> list[dict]:
-        """Every complete run in the folder: its key, config, data, seconds, size on disk and date."""
+        """Every run folder with a run.json, newest first: its record plus ``key``, ``bytes`` on disk
+        and ``created`` (seconds since the epoch). Read without checking the artifacts' hashes (that
+        happens when a run is opened), so listing stays fast whatever the runs' sizes."""
         found = []
         for folder in sorted(self.root.iterdir()) if self.root.is_dir() else []:
-            record = read_record(folder, folder.name) if folder.is_dir() else None
-            if record is not None:
+            try:
+                record = json.loads((folder / "run.json").read_text())
+                if record.get("format") != FORMAT_VERSION or record.get("key") != folder.name:
+                    continue
                 size = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
-                found.append({**record, "key": folder.name, "bytes": size,
-                              "created": (folder / "run.json").stat().st_mtime})
+                found.append({**record, "bytes": size, "created": (folder / "run.json").stat().st_mtime})
+            except (OSError, ValueError, AttributeError):
+                continue
         return sorted(found, key=lambda run: -run["created"])
+
+    def adopt(self, folder: Path, key: str) -> None:
+        """Copy a complete run folder made elsewhere (``python -m core run --out``) into the store as
+        run ``key``; its artifacts are checked first. UserInputError when it is not a complete run."""
+        folder = Path(folder).expanduser()
+        record = read_record(folder)
+        if record is None:
+            raise UserInputError(f"'{folder}' holds no complete run: its run.json is missing or its files changed")
+        if self.has(key):
+            return
+        target = self.folder(key)
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(folder, target, ignore=shutil.ignore_patterns("run.json", "clusters", PROGRESS_FILE))
+        write_text(target / "run.json", json.dumps({**record, "key": key}, indent=2))
 
     def delete(self, key: str) -> None:
         """Remove a stored run and its labels; refused while it trains."""
@@ -205,6 +227,13 @@ class RunStore:
             raise UserInputError(f"'{key}' is not a run")
         shutil.rmtree(self.folder(key), ignore_errors=True)
         self._jobs.pop(key, None)
+
+    def remove_unused_uploads(self, keep_days: float = uploads.KEEP_DAYS) -> list[str]:
+        """Remove uploads older than ``keep_days`` that no run here was made from (see core.uploads)."""
+        used = {uploads.key_of(Path(str(path))) for run in self.runs()
+                for path in (run["config"].get("data"), run["config"].get("train_data")) if path}
+        used |= {uploads.key_of(Path(str(job.config.data))) for job in self._jobs.values() if job.running}
+        return uploads.remove_unused(self.root, used - {None}, keep_days)
 
 
 def _read_clustering(path: Path, n_images: int, n_compared: int, n_clusters: int):

@@ -20,9 +20,15 @@ PAGES = {  # page -> (text shown once the page is complete, plotly charts on it,
 }
 
 
-def screenshot(page, folder, name):
+COMPARISONS = {  # page -> (heading of the side-by-side section, method names it must show)
+    "Clusters": ("Every clusterer side by side", ["KMeans on latent", "raw-pixel KMeans", "Gaussian mixture in manifold"]),
+    "Anomalies": ("Every anomaly score side by side", ["IsolationForest on latent"]),
+}
+
+
+def screenshot(page, folder, name, full_page=True):
     path = folder / f"{name.lower().replace(' ', '_')}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     if os.environ.get("SAVE_SCREENSHOTS") == "1":
         target = ROOT / "docs" / "screenshots"
         target.mkdir(parents=True, exist_ok=True)
@@ -64,4 +70,25 @@ def test_train_on_digits_and_visit_every_page(tmp_path):
             assert page.get_by_text("press **Run**").count() == 0
             assert page.get_by_text("press Run in the sidebar").count() == 0, f"{name} shows no results"
             screenshot(page, shots, shot)
+            if name in COMPARISONS:  # every method side by side, judged against the digits' labels
+                heading, shown = COMPARISONS[name]
+                page.get_by_text(heading).scroll_into_view_if_needed()
+                page.wait_for_timeout(1000)
+                for text in shown:
+                    assert page.get_by_text(text, exact=True).count() >= 1, f"{name}: {text} missing"
+                screenshot(page, shots, f"{shot}_compared", full_page=False)
         assert page.get_by_role("button", name="Download results.csv").count() == 1
+
+        # one image up close, from the ranked anomalies
+        page.locator('[data-testid="stSidebarNav"]').get_by_text("Anomalies", exact=True).click()
+        page.get_by_text("#1 ·").first.wait_for(timeout=60_000)
+        wait_for_app_idle(page)
+        page.get_by_text("#1 ·").first.click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_text("Why is it odd?").wait_for(timeout=120_000)
+        dialog.get_by_text("reconstruction", exact=True).wait_for(timeout=120_000)
+        wait_for_app_idle(page, timeout_ms=120_000)
+        page.wait_for_timeout(1500)
+        assert_no_exception(page, "image up close")
+        assert dialog.locator("img").count() >= 3 + 6  # original, reconstruction and the nearest normal images
+        screenshot(page, shots, "image_up_close", full_page=False)

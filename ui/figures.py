@@ -9,6 +9,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 HEIGHT = 380
+# Distinct, saturated colours for up to 20 categories (plotly's D3 then Dark24): pale pastels are hard
+# to tell apart on a map of thousands of small points.
+CATEGORY_COLOURS = px.colors.qualitative.D3 + px.colors.qualitative.Dark24
 
 
 def _layout(figure: go.Figure, title: str, height: int = HEIGHT) -> go.Figure:
@@ -38,7 +41,9 @@ def latent_map(table: pd.DataFrame, color: str, title: str, categorical: bool,
         data, x="map_x", y="map_y", color=color, render_mode="webgl",
         category_orders={color: order} if categorical else None,
         color_continuous_scale="Viridis", custom_data=["index"], color_discrete_map=fixed_colours or {},
-        hover_data={"index": True, "cluster": True, "anomaly_score": ":.3f", "map_x": False, "map_y": False},
+        color_discrete_sequence=CATEGORY_COLOURS,
+        hover_data={"id": True, "index": True, "cluster": True, "anomaly_score": ":.3f", "map_x": False,
+                    "map_y": False},
     )
     figure.update_traces(marker=dict(size=5, opacity=0.8))
     figure.update_layout(dragmode="lasso", xaxis=dict(showticklabels=False, title=""),
@@ -91,9 +96,10 @@ def heatmap(matrix: pd.DataFrame, title: str, number_format: str | bool = True) 
     """Counts (or, with ``number_format`` such as ".2f", other numbers) with rows and columns named
     by the frame's index and columns."""
     figure = px.imshow(matrix, text_auto=number_format, color_continuous_scale="Blues", aspect="auto")
-    figure.update_xaxes(title=matrix.columns.name, type="category")
+    figure.update_xaxes(title=matrix.columns.name, type="category", tickangle=-30)
     figure.update_yaxes(title=matrix.index.name, type="category")
-    return _layout(figure, title, height=max(HEIGHT, 28 * len(matrix) + 120))
+    figure.update_traces(textfont_size=13)
+    return _layout(figure, title, height=max(HEIGHT, 34 * len(matrix) + 160))
 
 
 def k_selection(scores: pd.DataFrame, chosen_k: int, criterion: str) -> go.Figure:

@@ -27,8 +27,8 @@ def show_images(images: np.ndarray, captions: list[str] | None = None, columns: 
     """Show (N, H, W, C) images in a grid of ``columns`` per row, with optional captions.
 
     ``below(position)``, when given, draws more widgets under the image at ``position`` (0..N-1).
-    ``indices``, each image's position in the analysed set, adds a magnifier under each image that
-    opens it up close (:func:`ui.detail.show`); ``key`` keeps those buttons apart between galleries.
+    ``indices``, each image's position in the analysed set, turns each caption into a button that
+    opens the image up close (:func:`ui.detail.show`); ``key`` keeps those buttons apart between galleries.
     """
     if len(images) == 0:
         st.caption("No images to show.")
@@ -37,21 +37,27 @@ def show_images(images: np.ndarray, captions: list[str] | None = None, columns: 
         cells = st.columns(columns)
         for offset, cell in enumerate(cells[: len(images) - start]):
             index = start + offset
-            cell.image(to_display(images[index], pixels), caption=None if captions is None else captions[index],
-                       width="stretch")
-            if indices is not None and cell.button(":material/zoom_in:", key=f"{key}-open-{int(indices[index])}",
-                                                   type="tertiary", help="Look closer: full size, scores, why"):
-                from ui import detail
+            caption = None if captions is None else captions[index]
+            if indices is None:
+                cell.image(to_display(images[index], pixels), caption=caption, width="stretch")
+            else:  # the caption is a button that opens the image up close
+                cell.image(to_display(images[index], pixels), width="stretch")
+                if cell.button(caption or "open", key=f"{key}-open-{int(indices[index])}", type="tertiary",
+                               icon=":material/zoom_in:", help=f"{caption}: open it large, with its scores and "
+                                                                    "why it is odd"):
+                    from ui import detail
 
-                detail.show(int(indices[index]))
+                    detail.show(int(indices[index]))
             if below is not None:
                 with cell:
                     below(index)
 
 
-def pick_images(images: np.ndarray, indices, captions: list[str], columns: int = 10) -> None:
-    """Show images with a tick box each (labelled by its caption); ticking one adds image
-    ``indices[position]`` to the shared selection (``state.selected``), unticking removes it."""
+def pick_images(images: np.ndarray, indices, captions: list[str], tooltips: list[str] | None = None,
+                columns: int = 8) -> None:
+    """Show images with a tick box each (labelled by its caption, with the tooltip on hover); ticking
+    one adds image ``indices[position]`` to the shared selection (``state.selected``), unticking
+    removes it."""
     chosen = set(state.selected())
 
     def toggle(index: int) -> None:
@@ -60,9 +66,24 @@ def pick_images(images: np.ndarray, indices, captions: list[str], columns: int =
     def tick(position: int) -> None:
         index = int(indices[position])
         st.session_state[f"tick-{index}"] = index in chosen
-        st.checkbox(captions[position], key=f"tick-{index}", on_change=toggle, args=(index,))
+        st.checkbox(captions[position], key=f"tick-{index}", on_change=toggle, args=(index,),
+                    help=None if tooltips is None else tooltips[position])
 
     show_images(images, None, columns, below=tick)
+
+
+def paged(items, page_size: int, key: str):
+    """The part of ``items`` on the page chosen with a page control (shown when there is more than
+    one page), with a line saying which ones are shown."""
+    pages = max(1, -(-len(items) // page_size))
+    if pages == 1:
+        return items
+    if st.session_state.get(key, 1) > pages:  # fewer items than when the page was chosen
+        st.session_state[key] = pages
+    page = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key=key)
+    first = (int(page) - 1) * page_size
+    st.caption(f"Images {first + 1:,} to {min(first + page_size, len(items)):,} of {len(items):,}.")
+    return items[first:first + page_size]
 
 
 def show_pairs(originals: np.ndarray, reconstructions: np.ndarray, columns: int = 10) -> None:

@@ -4,7 +4,7 @@ Parameters (all optional; anything missing keeps its default):
 
 | name | value |
 | --- | --- |
-| ``data`` | ``digits``, ``mnist``, ``fashion-mnist``, ``upload:<file>`` (an upload kept in the runs folder), or ``path:<path>`` (not in public mode) |
+| ``data`` | ``digits``, ``mnist``, ``fashion-mnist``, ``upload:<key>`` (an upload kept in the runs folder), or ``path:<path>`` (not in public mode) |
 | ``preset``, ``method``, ``epochs``, ``batch``, ``k``, ``contamination``, ``seed`` | the run settings |
 | ``page`` | the page, e.g. ``latent_map`` |
 | ``colour`` | the latent map's colour, e.g. ``cluster`` |
@@ -17,10 +17,12 @@ writes the current view back into the URL (``write``), so the address bar is alw
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import urlencode
 
 import streamlit as st
 
+from core import uploads
 from core.analysis import MAX_CLUSTERS
 from core.pipeline import METHODS, RunConfig
 from core.presets import MAX_EPOCHS, PRESETS
@@ -28,7 +30,6 @@ from core.presets import MAX_EPOCHS, PRESETS
 APPLIED = "link-applied"
 AUTORUN = "link-autorun"
 LINKED_UPLOAD = "linked-upload"
-UPLOAD_NAME = re.compile(r"^[0-9a-f]{20}\.(npz|zip)$")
 MAX_SELECTION_TEXT = 4000
 COLOURS = ("cluster", "label", "anomaly_score", "reconstruction_error")
 AUTOMATIC = "automatic"  # epochs or batch size left to the preset
@@ -121,13 +122,23 @@ def apply_once(built_in: dict[str, str], upload: str, local_path: str, public: b
         return None
     st.session_state[APPLIED] = True
     params = st.query_params.to_dict()
+    ignored = apply(params, built_in, upload, local_path, public)
+    st.session_state[AUTORUN] = "data" in params and "data" not in ignored
+    if ignored:
+        st.warning("This link's " + ", ".join(sorted(set(ignored))) + " could not be used; the defaults are shown.")
+    return params.get("page")
+
+
+def apply(params: dict[str, str], built_in: dict[str, str], upload: str, local_path: str, public: bool) -> list[str]:
+    """Put the data, settings, colour and selection of ``params`` into the session's widgets (before
+    they are drawn: on a first run, or in a button's callback); returns the names not understood."""
     settings, ignored = read_settings(params)
     data = params.get("data")
     if data is not None:
         by_spec = {spec: label for label, spec in built_in.items()}
         if data in by_spec:
             _seed_widget("source", by_spec[data])
-        elif data.startswith("upload:") and UPLOAD_NAME.match(data.removeprefix("upload:")):
+        elif data.startswith("upload:") and uploads.KEY.match(data.removeprefix("upload:")):
             _seed_widget("source", upload)
             st.session_state[LINKED_UPLOAD] = data.removeprefix("upload:")
         elif data.startswith("path:") and not public:
@@ -143,10 +154,15 @@ def apply_once(built_in: dict[str, str], upload: str, local_path: str, public: b
             _seed_widget(key, None if settings[name] == AUTOMATIC else settings[name])
     if "sel" in params:
         st.session_state["selected"] = decode_indices(params["sel"])
-    st.session_state[AUTORUN] = data is not None and "data" not in ignored
-    if ignored:
-        st.warning("This link's " + ", ".join(sorted(set(ignored))) + " could not be used; the defaults are shown.")
-    return params.get("page")
+    return ignored
+
+
+def data_param_of_spec(spec: str, built_in: dict[str, str]) -> str:
+    """The ``data`` parameter naming a data spec: a built-in name, ``upload:<key>`` or ``path:<path>``."""
+    if spec in built_in.values():
+        return spec
+    key = uploads.key_of(Path(spec))
+    return f"upload:{key}" if key else f"path:{spec}"
 
 
 def _seed_widget(key: str, value) -> None:
@@ -161,9 +177,7 @@ def data_param(source: str, data_spec: str | None, built_in: dict[str, str], upl
         return None
     if source in built_in:
         return data_spec
-    if source == upload:
-        return f"upload:{data_spec.replace(chr(92), '/').rsplit('/', 1)[-1]}"
-    return f"path:{data_spec}"
+    return data_param_of_spec(data_spec, built_in)
 
 
 def view_params(settings: dict[str, str], page: str, colour: str | None, selected) -> dict[str, str]:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import streamlit as st
 
-from core import cache, warmup
+from core import cache, uploads, warmup
 from core.analysis import MAX_CLUSTERS
 from core.errors import UserInputError
-from core.files import write_atomically
 from core.pipeline import METHODS, RunConfig
 from core.presets import MAX_EPOCHS, PRESETS
 from ui import link
@@ -26,6 +24,7 @@ UPLOAD = "Upload .npz or .zip"
 LOCAL_PATH = "Local path"
 PUBLIC_MODE_ENV = "LATENT_EXPLORER_PUBLIC"
 PUBLIC_MODE_SECRET = "public_mode"
+UPLOAD_DAYS_ENV = "LATENT_EXPLORER_UPLOAD_DAYS"
 
 
 def public_mode() -> bool:
@@ -37,6 +36,14 @@ def public_mode() -> bool:
         return str(st.secrets.get(PUBLIC_MODE_SECRET, "")).lower() in ("1", "true", "yes")
     except Exception:  # no secrets file: Streamlit raises its own error types here
         return False
+
+
+def upload_keep_days() -> float:
+    """Days an upload no stored run uses is kept: $LATENT_EXPLORER_UPLOAD_DAYS, else 7."""
+    try:
+        return max(0.0, float(os.environ.get(UPLOAD_DAYS_ENV, uploads.KEEP_DAYS)))
+    except ValueError:
+        return float(uploads.KEEP_DAYS)
 
 
 def apply_link() -> str | None:
@@ -52,6 +59,11 @@ def render() -> bool:
         options = [*BUILT_IN, UPLOAD] + ([] if public_mode() else [LOCAL_PATH])
         source = remembered(st.selectbox, "Images", "source", options[0], options=options)
         data_spec, source_error = _data_spec(source)
+        if data_spec is not None and source_error is None:
+            try:  # loaded once per process (cached); a bad file is said once, on the page, and Run waits
+                cache.load_data(data_spec)
+            except UserInputError as error:
+                source_error = str(error)
 
         st.header("Run settings")
         preset = remembered(st.selectbox, "Autoencoder preset", "preset", "default",
@@ -81,7 +93,15 @@ def render() -> bool:
                            method=method)
         st.session_state[SELECTION] = Selection(config=config, source_error=source_error,
                                                 data_param=link.data_param(source, data_spec, BUILT_IN, UPLOAD))
-        return st.button("Run", type="primary", width="stretch", disabled=data_spec is None)
+        return st.button("Run", type="primary", width="stretch", disabled=data_spec is None or source_error is not None,
+                         help="Fix the data first: see the message on the page." if source_error else None)
+
+
+def open_run(config: RunConfig) -> None:
+    """A button callback: select a stored run's data and settings in the sidebar."""
+    params = link.settings_params(config, link.data_param_of_spec(config.data, BUILT_IN))
+    if link.apply(params, BUILT_IN, UPLOAD, LOCAL_PATH, public_mode()):
+        st.session_state["runs-message"] = "This run's data cannot be opened here (a local path in public mode)."
 
 
 def share(page: str, url_path: str) -> None:
@@ -119,26 +139,22 @@ def _data_spec(source: str) -> tuple[str | None, str | None]:
     if source == UPLOAD:
         upload = st.file_uploader("An .npz, or a .zip of images", type=["npz", "zip"], key="upload")
         if upload is not None:
-            saved = _save_upload(upload.name, upload.getvalue())
-            st.session_state[link.LINKED_UPLOAD] = saved.name  # kept if the uploader is redrawn empty
+            saved = uploads.save(cache.runs_dir(), upload.name, upload.getvalue())
+            st.session_state[link.LINKED_UPLOAD] = uploads.key_of(saved)  # kept if the uploader is redrawn empty
             return str(saved), None
-        linked = cache.runs_dir() / "uploads" / st.session_state.get(link.LINKED_UPLOAD, "-")
-        if link.UPLOAD_NAME.match(linked.name) and linked.is_file():
-            st.caption(f"Using the earlier upload ({linked.name}).")
+        linked = uploads.find(cache.runs_dir(), st.session_state.get(link.LINKED_UPLOAD) or "")
+        if linked is not None:
+            st.caption(f"Using the earlier upload **{linked.name}**.")
             return str(linked), None
         return None, None
-    path = st.text_input("Path to an .npz, .zip or folder on this machine", key="local_path").strip()
-    return (path or None), None
-
-
-def _save_upload(name: str, data: bytes) -> Path:
-    """Keep an upload in the runs folder under its content hash, so its runs survive restarts."""
-    suffix = Path(name).suffix.lower()
-    path = cache.runs_dir() / "uploads" / f"{hashlib.sha256(data).hexdigest()[:20]}{suffix}"
+    text = st.text_input("Path to an .npz, .zip or folder on this machine", key="local_path").strip()
+    if not text:
+        return None, None
+    path = Path(text).expanduser()
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, lambda temporary: Path(temporary).write_bytes(data), suffix=suffix)
-    return path
+        return None, (f"Nothing at '{text}' on the machine running this app: enter the path of an .npz file, "
+                      "a .zip of images, or a folder of images or of .npz files.")
+    return str(path), None
 
 
 def start_run() -> None:
@@ -159,6 +175,7 @@ def start_linked_run() -> None:
 def warm_up_unless_stored() -> None:
     """After a script run: when the selected settings have no stored run, start loading TensorFlow,
     scikit-learn and UMAP in the background (core/warmup.py), so that pressing Run does not wait."""
+    cache.remove_unused_uploads_once(str(cache.runs_dir()), upload_keep_days())
     chosen = st.session_state.get(SELECTION)
     if warmup.started() or chosen is None or not chosen.ready:
         return

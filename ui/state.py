@@ -108,5 +108,5 @@ def selectable_map(figure, key: str) -> tuple[int, ...]:
         set_selected(int(point["customdata"][0]) for point in points if point.get("customdata"))
 
     st.plotly_chart(figures.highlight(figure, selected()), width="stretch", on_select=take_selection,
-                    selection_mode=("box", "lasso"), key=key)
+                    selection_mode=("points", "box", "lasso"), key=key)
     return selected()

@@ -6,16 +6,10 @@ import streamlit as st
 
 from core import cache, labels
 from core.analysis import distance_to_cluster_mean
-from core.errors import UserInputError
-from ui import figures, gallery, state
+from ui import figures, gallery, labelling, state
+from ui.labelling import n_images
 
-MESSAGE = "labels-message"
 NO_LABEL = "(no label)"
-
-
-def n_images(count: int) -> str:
-    return f"{count:,} image" + ("" if count == 1 else "s")
-
 
 st.title("Labels")
 bundle, key, result = state.result_or_stop()
@@ -27,25 +21,13 @@ clusters = result.table["cluster"].to_numpy()
 k = config.clusters
 
 
-def save_and_rerun(message: str) -> None:
-    labels.save(book, folder)
-    st.session_state[MESSAGE] = ("success", message)
+
+
+def change_and_rerun(change, message: str) -> None:
+    before = book.copy()
+    change()
+    labelling.save_change(key, folder, before, book, message)
     st.rerun()
-
-
-def import_labels() -> None:
-    """The uploader's on_change: import each new file once."""
-    upload = st.session_state.get("labels-upload")
-    if upload is None:
-        return
-    try:
-        imported = labels.read_csv(upload.getvalue(), ids)
-    except UserInputError as error:
-        st.session_state[MESSAGE] = ("error", str(error))
-        return
-    labels.save(imported, folder)
-    st.session_state["labels-target"] = None  # the imported labels may not hold the chosen one
-    st.session_state[MESSAGE] = ("success", f"Imported {imported.progress()['labelled']:,} labels from {upload.name}.")
 
 
 progress = book.progress()
@@ -58,9 +40,9 @@ columns[3].metric("Label names", f"{progress['names']:,}")
 st.progress(progress["labelled"] / progress["images"],
             text=f"{progress['labelled'] / progress['images']:.0%} labelled, "
                  f"{progress['confirmed'] / progress['images']:.0%} confirmed by a person")
-kind, text = st.session_state.pop(MESSAGE, (None, None))
-if kind:
-    getattr(st, kind)(text)
+labelling.show_message()
+labelling.undo_button(key, folder)
+labelling.pending_import(key, folder, ids)
 
 st.subheader("1. Name the clusters")
 st.caption("Each cluster's most typical image. Every image of a cluster takes its name, except images labelled "
@@ -70,13 +52,13 @@ sizes = np.bincount(clusters, minlength=k)
 typical = pd.Series(distance_to_cluster_mean(result.latent, clusters)).groupby(clusters).idxmin()
 version = abs(hash((key, k, tuple(names))))  # fresh inputs whenever the names change (applied or imported)
 with st.form("cluster-names", border=False):
-    gallery.show_images(bundle.analysis.images[typical.reindex(range(k), fill_value=0).to_numpy()],
+    gallery.show_images(bundle.analysis.read(typical.reindex(range(k), fill_value=0).to_numpy()).images,
                         [f"cluster {c} · {sizes[c]}" for c in range(k)],
                         below=lambda c: st.text_input(f"Name of cluster {c}", names[c], key=f"name-{c}-{version}",
                                                       placeholder="name", label_visibility="collapsed"))
     if st.form_submit_button("Apply names", type="primary"):
-        changed = sum(book.name_cluster(clusters, c, st.session_state[f"name-{c}-{version}"]) for c in range(k))
-        save_and_rerun(f"Cluster names applied: {n_images(changed)} changed label.")
+        change_and_rerun(lambda: [book.name_cluster(clusters, c, st.session_state[f"name-{c}-{version}"])
+                                  for c in range(k)], "Cluster names applied.")
 
 st.subheader("2. Fix single images")
 st.caption("Select images on the map with a box or lasso, or tick them in the gallery below; then move them to "
@@ -96,9 +78,10 @@ elif group == "unlabelled":
     candidates = by_anomaly[book.labels[by_anomaly] == ""]
 else:
     candidates = by_anomaly if group == "anomalies" else by_anomaly[clusters[by_anomaly] == int(group[8:])]
-candidates = candidates[:40]
+candidates = gallery.paged(candidates, 40, key="labels-page")
 if len(candidates):
-    gallery.pick_images(bundle.analysis.images[candidates], candidates, [f"{i} · {given[i]}" for i in candidates])
+    gallery.pick_images(bundle.analysis.read(candidates).images, candidates,
+                        [given[i] for i in candidates], [str(ids[i]) for i in candidates])
 else:
     st.caption("No images here yet.")
 
@@ -118,15 +101,23 @@ actions = {  # button -> (what it does to the book, message, help)
     "Confirm": (lambda: book.confirm(selected), f"Confirmed the labels of {chosen}.",
                 "Keep their labels, marked as checked by a person."),
 }
-for column, (name, (change, message, tip)) in zip(columns[1:], actions.items()):
+def act(name: str) -> None:
+    change, message, _ = actions[name]
+    state.set_selected(())
+    change_and_rerun(change, message)
+
+
+for column, (name, (_, _, tip)) in zip(columns[1:], actions.items()):
     if column.button(name, disabled=not selected or (name == "Move to label" and not target), help=tip,
-                     type="primary" if name == "Move to label" else "secondary"):
-        change()
-        state.set_selected(())
-        save_and_rerun(message)
+                     type="primary" if name == "Move to label" else "secondary") \
+            and not labelling.wants_confirmation(name, len(selected)):
+        act(name)
 if columns[5].button("Clear selection", disabled=not selected):
     state.set_selected(())
     st.rerun()
+confirmed = labelling.pending_action()
+if confirmed:
+    act(confirmed)
 
 truth = bundle.analysis.label_text()
 if truth is not None:
@@ -153,4 +144,5 @@ st.download_button("Download labels.csv", book.to_csv(), "labels.csv", "text/csv
                    disabled=progress["labelled"] == 0)
 st.caption("Columns index, id, label, source: id is the file name for zip or folder data, else the index; source is "
            "cluster or manual. Labels are saved with the run as you go and come back after a restart.")
-st.file_uploader("Continue from a labels.csv", type=["csv"], key="labels-upload", on_change=import_labels)
+st.file_uploader("Continue from a labels.csv", type=["csv"], key="labels-upload", on_change=labelling.import_file,
+                 args=(key, folder, ids), help="Labels you set by hand here are kept unless you choose otherwise.")

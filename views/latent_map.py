@@ -1,5 +1,6 @@
 """Latent map: every image as a point in a 2-D UMAP map of the latent space; select to look."""
 
+import numpy as np
 import streamlit as st
 
 from ui import figures, gallery, state
@@ -19,14 +20,14 @@ shown = table.assign(label=bundle.analysis.label_text()) if "label" in table els
 figure = figures.latent_map(shown, colour, f"{len(table):,} images, coloured by {colour_options[colour]}",
                             categorical=colour in ("cluster", "label"))
 selected = [i for i in state.selectable_map(figure, "latent_map") if i < len(table)]
-st.caption("Drag a box or lasso (tools at the top right of the map) to see those images below; double-click the "
-           "map to clear. Hover for details. Label the selection on the **Labels** page.")
+st.caption("Click a point, or drag a box or lasso (tools at the top right of the map), to see those images below; "
+           "double-click the map to clear. Hover for the file name. Label the selection on the **Labels** page.")
 
 st.subheader(f"Selected images: {len(selected):,}")
-limit = 120
 if selected:
-    if len(selected) > limit:
-        st.caption(f"Showing the first {limit}.")
-    rows = table.loc[selected[:limit]]
-    gallery.show_images(bundle.analysis.images[rows["index"]],
-                        [f"{i} · c{c}" for i, c in zip(rows["index"], rows["cluster"])])
+    shown = gallery.paged(np.asarray(selected), 60, key="map-page")
+    rows = table.iloc[shown]
+    gallery.show_images(bundle.analysis.read(shown).images,
+                        [f"{name} · cluster {c}" for name, c in zip(rows["id"], rows["cluster"])],
+                        indices=shown, key="map-selection")
+    st.caption("file · cluster; click a name to open the image large.")

@@ -1,0 +1,92 @@
+"""Runs: every stored run, to open again or delete; runs made by the command line can be opened too."""
+
+from datetime import datetime
+
+import pandas as pd
+import streamlit as st
+
+from core import cache, uploads
+from core.errors import UserInputError
+from core.pipeline import RunConfig, read_record
+from core.progress import format_seconds
+from ui import sidebar
+
+st.title("Runs")
+store = cache.store()
+public = sidebar.public_mode()
+message = st.session_state.pop("runs-message", None)
+if message:
+    st.error(message)
+
+for job in store.running_jobs():
+    progress = job.progress
+    st.progress(progress.fraction(), text=f"Training now: {job.config.data.rsplit('/', 1)[-1]} · {progress.describe()}")
+
+runs = store.runs()
+if not runs:
+    st.info("No stored runs yet: choose data and settings in the sidebar and press **Run**.")
+table = pd.DataFrame([{
+    "data": run["data"]["analysed"],
+    "trained on": run["data"]["trained_on"],
+    "images": run["data"]["n_images"],
+    "preset": run["config"]["preset"],
+    "method": run["config"]["method"] or ("seed" if run["config"]["preset"] == "seed" else "default"),
+    "epochs": len(run["history"].get("loss", [])),
+    "seed": run["config"]["seed"],
+    "k": run["config"]["clusters"],
+    "took": format_seconds(run["seconds"].get("total", 0)),
+    "size (MB)": round(run["bytes"] / 2**20, 1),
+    "made": datetime.fromtimestamp(run["created"]).strftime("%Y-%m-%d %H:%M"),
+} for run in runs])
+if runs:
+    picked = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+                          key="runs-table")
+    rows = picked.selection.rows if picked else []
+    if not rows:
+        st.caption("Select a run (the box at the left of its row) to open or delete it.")
+    else:
+        run = runs[rows[0]]
+        config = RunConfig(**run["config"])
+        open_column, delete_column = st.columns([1, 3])
+        if open_column.button("Open", type="primary", icon=":material/open_in_new:", on_click=sidebar.open_run,
+                              args=(config,)):
+            st.switch_page("views/latent_map.py")
+        training = any(job.key == run["key"] for job in store.running_jobs())
+        with delete_column.popover("Delete", icon=":material/delete:", disabled=public or training,
+                                   help="Not in public mode" if public else None):
+            st.write(f"Delete the run on **{run['data']['analysed']}** ({table['size (MB)'][rows[0]]} MB), "
+                     "with its labels? This cannot be undone.")
+            if st.button("Delete this run", type="primary"):
+                store.delete(run["key"])
+                cache.forget_runs()
+                st.rerun()
+
+
+
+def open_command_line_run() -> None:
+    """The button's callback (before the sidebar is drawn): copy the run into the store, select it."""
+    from core.runs import run_key
+
+    folder = st.session_state.get("cli-run-folder", "").strip()
+    try:
+        record = read_record(folder)
+        if record is None:
+            raise UserInputError(f"'{folder}' holds no complete run: its run.json is missing or its files changed")
+        config = RunConfig(**record["config"])
+        bundle = cache.load_data(config.data)
+        store.adopt(folder, run_key(config, bundle.train_fingerprint, bundle.analysis_fingerprint))
+        sidebar.open_run(config)
+        st.session_state["runs-open"] = True
+    except UserInputError as error:
+        st.session_state["runs-message"] = str(error)
+
+
+if not public:
+    st.subheader("Open a run made by the command line")
+    folder = st.text_input("Its folder (the --out of python -m core run)", key="cli-run-folder").strip()
+    st.button("Open this run", on_click=open_command_line_run, disabled=not folder)
+if st.session_state.pop("runs-open", False):
+    st.switch_page("views/latent_map.py")
+
+st.caption(f"Uploads that no stored run uses are removed after {sidebar.upload_keep_days():g} days "
+           f"({uploads.FOLDER}/ in the runs folder; set LATENT_EXPLORER_UPLOAD_DAYS to change it).")
