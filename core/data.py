@@ -182,7 +182,9 @@ def load_splits(spec: str | Path, *, max_side: int = MAX_SIDE) -> dict[str, Imag
             "or a path to an .npz file, a .zip file or a folder of images"
         )
     if path.is_dir():
-        return {"all": load_folder(path, max_side=max_side)}
+        from core.sources import open_folder
+
+        return {"all": open_folder(path, max_side=max_side)}
     suffix = path.suffix.lower()
     if suffix in (".npz", ".npy"):
         return load_npz(path, max_side=max_side)
@@ -219,16 +221,23 @@ def load_train_and_analysis_sets(
                 f"{_shape_text(analysis_set.image_shape)}; use sources with the same image size and colour mode"
             )
     for image_set in (train_set, analysis_set):
-        check_image_count(len(image_set), image_set.name)
+        check_source_size(image_set)
     return train_set, analysis_set
 
 
-def check_image_count(n_images: int, name: str) -> None:
-    """Raise UserInputError when a source has too few or too many images to analyse."""
+def check_source_size(source) -> None:
+    """Raise UserInputError for too few images, or too many for a source held in memory."""
+    check_image_count(len(source), source.name, limit=None if getattr(source, "on_disk", False) else MAX_IMAGES)
+
+
+def check_image_count(n_images: int, name: str, limit: int | None = MAX_IMAGES) -> None:
+    """Raise UserInputError when a source has too few images to analyse, or more than ``limit``
+    (the cap of sources held in memory; folders, read in batches, have none)."""
     if n_images < MIN_IMAGES:
         raise UserInputError(f"{name} has {n_images} image(s); at least {MIN_IMAGES} are needed")
-    if n_images > MAX_IMAGES:
-        raise UserInputError(f"{name} has {n_images} images; the limit is {MAX_IMAGES}: use a subset")
+    if limit is not None and n_images > limit:
+        raise UserInputError(f"{name} has {n_images:,} images; the limit for a single file is {limit:,}: use a "
+                             "folder of .npz shards or of images, which is read in batches")
 
 
 # --- built-in sources -------------------------------------------------------------------------
@@ -321,11 +330,7 @@ def load_npz(path: Path, *, max_side: int = MAX_SIDE) -> dict[str, ImageSet]:
 
 
 def _read_npz_arrays(path: Path, max_bytes: int = MAX_DECOMPRESSED_BYTES) -> dict[str, np.ndarray]:
-    with path.open("rb") as file:
-        magic = file.read(6)
-    if not magic.startswith((b"PK", b"\x93NUMPY")):  # np.load would try to unpickle anything else
-        raise UserInputError(f"'{path.name}' is not a readable .npz file: it is corrupt or in another format")
-    _check_npz_contents(path, max_bytes, is_zip=magic.startswith(b"PK"))
+    check_npz_limits(path, max_bytes)
     try:
         loaded = np.load(path, allow_pickle=False)
         if isinstance(loaded, np.ndarray):  # a plain .npy file
@@ -340,6 +345,16 @@ def _read_npz_arrays(path: Path, max_bytes: int = MAX_DECOMPRESSED_BYTES) -> dic
         raise UserInputError(f"'{path.name}' is not a readable .npz file ({error})") from error
     except (OSError, EOFError, zipfile.BadZipFile, KeyError, zlib.error) as error:
         raise UserInputError(f"'{path.name}' is not a readable .npz file: it is corrupt or truncated") from error
+
+
+def check_npz_limits(path: Path, max_bytes: int = MAX_DECOMPRESSED_BYTES) -> None:
+    """Refuse an .npz (or .npy) file that is not one, holds object arrays, or whose arrays would take
+    more than ``max_bytes``, all before reading its arrays."""
+    with path.open("rb") as file:
+        magic = file.read(6)
+    if not magic.startswith((b"PK", b"\x93NUMPY")):  # np.load would try to unpickle anything else
+        raise UserInputError(f"'{path.name}' is not a readable .npz file: it is corrupt or in another format")
+    _check_npz_contents(path, max_bytes, is_zip=magic.startswith(b"PK"))
 
 
 def _check_npz_contents(path: Path, max_bytes: int, is_zip: bool) -> None:
@@ -371,6 +386,13 @@ def _check_npz_contents(path: Path, max_bytes: int, is_zip: bool) -> None:
 
 def _npy_declared_bytes(file, name: str, member: str) -> int:
     """The bytes an .npy array declares in its header; refuses object arrays without unpickling."""
+    shape, dtype = npy_header(file, name, member)
+    return math.prod(shape) * dtype.itemsize
+
+
+def npy_header(file, name: str, member: str) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) from the header of the .npy array ``file`` is positioned at, read without
+    the data; refuses object (pickled) arrays and corrupt headers with one line."""
     from numpy.lib import format as npy_format
 
     try:
@@ -387,7 +409,7 @@ def _npy_declared_bytes(file, name: str, member: str) -> int:
         raise UserInputError(
             f"'{name}' holds a pickled object array ('{member}'), refused for safety; save plain numeric arrays"
         )
-    return math.prod(shape) * dtype.itemsize
+    return tuple(shape), dtype
 
 
 def _from_arrays(images, labels, name: str, *, max_side: int = MAX_SIDE) -> ImageSet:
@@ -397,12 +419,19 @@ def _from_arrays(images, labels, name: str, *, max_side: int = MAX_SIDE) -> Imag
         images = _downscale(images, max_side)
     label_array, label_names = None, None
     if labels is not None:
-        label_array, label_names = _labels_to_int(np.asarray(labels), len(images), name)
+        label_array, label_names = labels_to_int(np.asarray(labels), len(images), name)
     return ImageSet(images=images, labels=label_array, ids=_index_ids(len(images)), name=name, label_names=label_names)
 
 
 def _images_to_float(images: np.ndarray, name: str) -> np.ndarray:
     """(N, H, W) or (N, H, W, C) or (N, C, H, W) numbers -> float32 (N, H, W, C) in [0, 1]."""
+    images = _as_image_array(images, name)
+    return _scaled(images, pixel_scale(images, name))
+
+
+def _as_image_array(images: np.ndarray, name: str) -> np.ndarray:
+    """Numbers of shape N x H x W, N x H x W x C or N x C x H x W -> N x H x W x C (C = 1 or 3, alpha
+    dropped); UserInputError for anything else, or for sides outside the limits."""
     if images.dtype.kind not in "biuf":
         raise UserInputError(f"{name}: images must be numbers, got dtype {images.dtype}")
     if images.size == 0 or len(images) == 0:
@@ -422,18 +451,34 @@ def _images_to_float(images: np.ndarray, name: str) -> np.ndarray:
     if images.shape[1] * images.shape[2] > MAX_IMAGE_PIXELS:
         raise UserInputError(f"{name}: images of {images.shape[1]}x{images.shape[2]} pixels are too large "
                              f"(limit {MAX_IMAGE_PIXELS:,} pixels per image)")
+    return images
+
+
+def pixel_scale(images: np.ndarray, name: str) -> float:
+    """What the pixel values are divided by to lie in [0, 1]: 1 for booleans and floats up to 1,
+    else 255. UserInputError for NaN or infinite values and values outside 0-255."""
     if images.dtype.kind == "b":
-        return images.astype(np.float32)
+        return 1.0
     if images.dtype.kind == "f" and not np.isfinite(images).all():
         raise UserInputError(f"{name}: images contain NaN or infinite values")
     low, high = float(images.min()), float(images.max())
     if low < 0 or high > 255:
         raise UserInputError(f"{name}: pixel values span {low:g} to {high:g}; expected 0-1 or 0-255")
-    scale = 1.0 if images.dtype.kind == "f" and high <= 1.0 else 255.0
+    return 1.0 if images.dtype.kind == "f" and high <= 1.0 else 255.0
+
+
+def _scaled(images: np.ndarray, scale: float) -> np.ndarray:
     return (images.astype(np.float32) / np.float32(scale)).astype(np.float32)
 
 
-def _labels_to_int(labels: np.ndarray, n_images: int, name: str) -> tuple[np.ndarray, tuple[str, ...] | None]:
+def convert_images(raw: np.ndarray, name: str, scale: float, max_side: int = MAX_SIDE) -> np.ndarray:
+    """Raw array images (a batch of a larger source whose ``scale`` is known) -> float32
+    (n, H, W, C) in [0, 1], scaled down to ``max_side`` pixels on the longer side."""
+    images = _scaled(_as_image_array(np.asarray(raw), name), scale)
+    return _downscale(images, max_side) if max(images.shape[1:3]) > max_side else images
+
+
+def labels_to_int(labels: np.ndarray, n_images: int, name: str) -> tuple[np.ndarray, tuple[str, ...] | None]:
     if labels.ndim != 1 or len(labels) != n_images:
         raise UserInputError(f"{name}: {len(labels) if labels.ndim else 0} labels for {n_images} images; they must match")
     if labels.dtype.kind in "US":
@@ -467,16 +512,6 @@ def _resize_array(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 # --- zip files and folders --------------------------------------------------------------------
-
-
-def load_folder(path: Path, *, max_side: int = MAX_SIDE) -> ImageSet:
-    """Images from a folder tree (PNG, JPEG and other Pillow formats); other files are ignored."""
-    files = sorted(
-        p for p in path.rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(path).parts)
-    )
-    members = [(p.relative_to(path).as_posix(), p.read_bytes) for p in files]
-    return dataclasses.replace(_from_image_files(members, path.name, max_side=max_side), origin=str(path.resolve()))
 
 
 def load_zip(path: Path, *, max_side: int = MAX_SIDE, max_bytes: int = MAX_DECOMPRESSED_BYTES) -> ImageSet:
@@ -557,23 +592,16 @@ def _from_image_files(members, name: str, *, max_side: int) -> ImageSet:
     check_image_count(len(members), f"'{name}'")
     opened = []
     for relative_path, read in members:
-        opened.append((relative_path, _open_image(read(), relative_path, name)))
-    grey_count = sum(image.mode in _GREY_MODES for _, image in opened)
-    mode = "L" if grey_count * 2 >= len(opened) else "RGB"
-    width, height = collections.Counter(image.size for _, image in opened).most_common(1)[0][0]
-    if max(width, height) > max_side:
-        factor = max_side / max(width, height)
-        width, height = max(MIN_SIDE, round(width * factor)), max(MIN_SIDE, round(height * factor))
-    if min(width, height) < MIN_SIDE:
-        raise UserInputError(f"'{name}': most images are {width}x{height} pixels, too small (min {MIN_SIDE})")
+        opened.append((relative_path, open_image(read(), relative_path, name)))
+    mode, (width, height) = majority_mode_and_size([image for _, image in opened], name, max_side)
     arrays = []
     for relative_path, image in opened:
         try:
-            arrays.append(_decode_to_array(image, mode, (width, height)))
+            arrays.append(decode_to_array(image, mode, (width, height)))
         except (OSError, ValueError, SyntaxError) as error:
             raise UserInputError(f"'{name}': image '{relative_path}' could not be decoded ({error})") from error
     paths = [relative_path for relative_path, _ in opened]
-    labels, label_names = _labels_from_folders(paths)
+    labels, label_names = labels_from_folders(paths)
     return ImageSet(
         images=np.stack(arrays),
         labels=labels,
@@ -583,7 +611,21 @@ def _from_image_files(members, name: str, *, max_side: int) -> ImageSet:
     )
 
 
-def _open_image(data: bytes, relative_path: str, name: str):
+def majority_mode_and_size(images, name: str, max_side: int) -> tuple[str, tuple[int, int]]:
+    """The mixed-image rule: the majority colour mode ("L" or "RGB") and the most common (width,
+    height) of opened Pillow images, scaled down to ``max_side`` on the longer side."""
+    grey_count = sum(image.mode in _GREY_MODES for image in images)
+    mode = "L" if grey_count * 2 >= len(images) else "RGB"
+    width, height = collections.Counter(image.size for image in images).most_common(1)[0][0]
+    if max(width, height) > max_side:
+        factor = max_side / max(width, height)
+        width, height = max(MIN_SIDE, round(width * factor)), max(MIN_SIDE, round(height * factor))
+    if min(width, height) < MIN_SIDE:
+        raise UserInputError(f"'{name}': most images are {width}x{height} pixels, too small (min {MIN_SIDE})")
+    return mode, (width, height)
+
+
+def open_image(data: bytes, relative_path: str, name: str):
     """Open (but do not decode) an image, refusing empty files and decompression bombs."""
     from PIL import Image
 
@@ -604,7 +646,7 @@ def _open_image(data: bytes, relative_path: str, name: str):
     return image
 
 
-def _decode_to_array(image, mode: str, size: tuple[int, int]) -> np.ndarray:
+def decode_to_array(image, mode: str, size: tuple[int, int]) -> np.ndarray:
     """Decode a Pillow image to float32 (H, W, C) in [0, 1], in ``mode`` ("L" or "RGB") at size (w, h)."""
     from PIL import Image
 
@@ -623,7 +665,7 @@ def _decode_to_array(image, mode: str, size: tuple[int, int]) -> np.ndarray:
     return array[..., np.newaxis] if array.ndim == 2 else array
 
 
-def _labels_from_folders(paths: list[str]) -> tuple[np.ndarray | None, tuple[str, ...] | None]:
+def labels_from_folders(paths: list[str]) -> tuple[np.ndarray | None, tuple[str, ...] | None]:
     """Label = first sub-folder below the folders all paths share, if every path has one."""
     parts = [PurePosixPath(p).parts[:-1] for p in paths]
     shared = 0

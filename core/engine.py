@@ -91,22 +91,35 @@ class DaskEngine:
     each, or the existing one at ``scheduler``."""
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None):
-        from distributed import Client, LocalCluster
-
         for name in ("distributed", "distributed.worker", "distributed.nanny", "distributed.scheduler"):
             logging.getLogger(name).setLevel(logging.ERROR)
-        self.cluster = None
-        try:
-            if scheduler is not None:
-                self.client = Client(scheduler, timeout="20s")
-            else:
-                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+        self.workers, self.cluster, self.client = workers, None, None
+        if scheduler is not None:  # said at once when it cannot be reached, before any training
+            from distributed import Client
+
+            try:
+                self.client = Client(scheduler, timeout="10s")
+            except (OSError, TimeoutError) as error:
+                raise UserInputError(f"could not reach the Dask scheduler at {scheduler} ({type(error).__name__}); "
+                                     "is it running?") from error
+
+    def _connected(self):
+        """The client, starting the local cluster on first use: after the fit, which keeps this
+        process's own threads (starting a cluster sets OMP_NUM_THREADS and the like to 1 in the
+        process that starts it, so they are put back)."""
+        if self.client is None:
+            from distributed import Client, LocalCluster
+
+            saved = dict(os.environ)
+            try:
+                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                             host="127.0.0.1", dashboard_address=None, env=SINGLE_THREADED,
                                             silence_logs=logging.ERROR)
                 self.client = Client(self.cluster)
-        except (OSError, TimeoutError) as error:
-            raise UserInputError(f"could not reach the Dask scheduler at {scheduler or 'a local cluster'} "
-                                 f"({type(error).__name__}); is it running?") from error
+            finally:
+                os.environ.clear()
+                os.environ.update(saved)
+        return self.client
 
     def apply(self, fitted, source, chunks: list[np.ndarray], progress) -> Iterator[tuple]:
         from distributed import as_completed
@@ -114,9 +127,10 @@ class DaskEngine:
         if not getattr(source, "on_disk", False):
             raise UserInputError("--workers and --scheduler need data the workers can read themselves: a folder "
                                  "of .npz shards or of images (see the README)")
-        fitted_on_workers = self.client.scatter(fitted, broadcast=True, hash=False)
-        source_on_workers = self.client.scatter(source, broadcast=True, hash=False)
-        futures = {self.client.submit(_apply_on_worker, fitted_on_workers, source_on_workers, positions,
+        client = self._connected()
+        fitted_on_workers = client.scatter(fitted, broadcast=True, hash=False)
+        source_on_workers = client.scatter(source, broadcast=True, hash=False)
+        futures = {client.submit(_apply_on_worker, fitted_on_workers, source_on_workers, positions,
                                       pure=False, priority=-index): index
                    for index, positions in enumerate(chunks)}
         for done, future in enumerate(as_completed(futures), 1):
@@ -127,6 +141,7 @@ class DaskEngine:
             yield positions, results, seconds
 
     def close(self) -> None:
-        self.client.close()
+        if self.client is not None:
+            self.client.close()
         if self.cluster is not None:
             self.cluster.close()

@@ -32,7 +32,7 @@ import pandas as pd
 
 from core import analysis, import_keras
 from core.comparison import baselines_fingerprint, comparison_scores, comparison_stage
-from core.data import ImageSet, check_image_count, load_train_and_analysis_sets
+from core.data import ImageSet, check_source_size, load_train_and_analysis_sets
 from core.errors import UserInputError
 from core.files import sha256, write_atomically, write_npz, write_text
 from core.methods import CLUSTERERS, SCORERS, manifold_embedding, map_embedding, stack_inputs
@@ -244,7 +244,7 @@ def run_pipeline(config: RunConfig, train_set: ImageSet | None = None, analysis_
         same_set = train_set is None or train_set is analysis_set
         train_set = analysis_set if same_set else train_set
         for image_set in (train_set, analysis_set):
-            check_image_count(len(image_set), image_set.name)
+            check_source_size(image_set)
         config.check(len(analysis_set), len(train_set))
         sample = fit_sample(len(analysis_set), config.fit_sample, config.seed)
         analysed_sample = analysis_set.read(sample)

@@ -22,7 +22,7 @@ PAGES = {  # page -> (text shown once the page is complete, plotly charts on it,
 
 COMPARISONS = {  # page -> (heading of the side-by-side section, method names it must show)
     "Clusters": ("Every clusterer side by side", ["KMeans on latent", "raw-pixel KMeans", "Gaussian mixture in manifold"]),
-    "Anomalies": ("Every anomaly score side by side", ["IsolationForest on latent"]),
+    "Anomalies": ("Every anomaly score side by side", ["IForest, latent", "kNN, latent"]),  # short names in the matrices
 }
 
 

@@ -45,8 +45,9 @@ def mnist_60(mnist_test) -> ImageSet:
 def assert_well_formed(image_set: ImageSet, n_images: int, shape: tuple):
     assert len(image_set) == n_images
     assert image_set.image_shape == shape
-    assert image_set.images.dtype == np.float32
-    assert image_set.images.min() >= 0.0 and image_set.images.max() <= 1.0
+    images = image_set.read(np.arange(n_images)).images  # a folder is read in batches: here all at once
+    assert images.dtype == np.float32 and images.shape == (n_images, *shape)
+    assert images.min() >= 0.0 and images.max() <= 1.0
     assert len(set(image_set.ids)) == n_images
 
 

@@ -29,4 +29,4 @@ st.subheader("Sample")
 sample_size = st.slider("Images to show", 12, 120, 48, step=12)
 sample = np.sort(np.random.default_rng(0).choice(len(images), size=min(sample_size, len(images)), replace=False))
 captions = [f"{i}" + ("" if labels is None else f" · {labels[i]}") for i in sample]
-gallery.show_images(images.images[sample], captions)
+gallery.show_images(images.read(sample).images, captions)
