@@ -179,13 +179,19 @@ def fuzzy_weights(distances: np.ndarray) -> np.ndarray:
 
 
 def knn_distance_scores(features: np.ndarray, reference: np.ndarray, n_neighbors: int = 10,
-                        same_set: bool = False) -> np.ndarray:
+                        same_set: bool = False, own_rows: np.ndarray | None = None) -> np.ndarray:
     """Mean distance (N,) from each row of features to its ``n_neighbors`` nearest reference rows;
-    higher = more anomalous. ``same_set``: features are the reference rows themselves, so each
-    row's own match (its nearest) is left out."""
-    n_neighbors = max(1, min(n_neighbors, len(reference) - int(same_set)))
-    distances, _ = neighbor_index(reference, n_neighbors + int(same_set)).kneighbors(features)
-    return distances[:, int(same_set):].mean(axis=1)
+    higher = more anomalous. A row's own match is left out: every row's when ``same_set`` (features
+    are the reference rows themselves), or the rows flagged in the (N,) bool ``own_rows`` (rows that
+    are among the reference rows, each its own nearest)."""
+    if same_set:
+        own_rows = np.ones(len(features), dtype=bool)
+    skip = own_rows is not None and bool(np.any(own_rows))
+    n_neighbors = max(1, min(n_neighbors, len(reference) - int(skip)))
+    distances, _ = neighbor_index(reference, n_neighbors + int(skip)).kneighbors(features)
+    if not skip:
+        return distances.mean(axis=1)
+    return np.where(own_rows, distances[:, 1:].mean(axis=1), distances[:, :n_neighbors].mean(axis=1))
 
 
 def robust_standardize(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -214,9 +220,17 @@ def unit_rows(features: np.ndarray) -> np.ndarray:
 
 
 def reference_sample(n_train: int, seed: int = 0, n_reference: int = 2000) -> np.ndarray:
-    """Indices of a seeded sample of at most ``n_reference`` of ``n_train`` fitted images: the
-    images whose spread the default anomaly score is standardized by."""
+    """Indices of a seeded sample of at most ``n_reference`` of ``n_train`` fitted images (all of them,
+    in order, when there are no more): e.g. the images whose spread the default anomaly score is
+    standardized by, or the neighbours new images are measured against (``MAX_REFERENCE``)."""
+    if n_train <= n_reference:
+        return np.arange(n_train)
     return np.random.default_rng(seed).permutation(n_train)[:n_reference]
+
+
+# Neighbour searches of new images run against at most this many fitted images: their cost grows with
+# it (a million new images against 60,000 would take several times longer than against 20,000).
+MAX_REFERENCE = 20_000
 
 
 # --- evaluation (labels are used only here, never to train) -----------------------------------

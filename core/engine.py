@@ -39,8 +39,20 @@ def engine_for(workers: int | None = None, scheduler: str | None = None):
     return DaskEngine(workers=workers, scheduler=scheduler)
 
 
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory so far, in MiB (None where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 class LocalEngine:
     """Chunks one after another in this process, with the model already in memory."""
+
+    def worker_peak_rss_mb(self) -> list[float]:
+        return []
 
     def apply(self, fitted, source, chunks: list[np.ndarray], progress) -> Iterator[tuple]:
         for done, positions in enumerate(chunks, 1):
@@ -139,6 +151,12 @@ class DaskEngine:
             future.release()
             progress.chunk_done(done, len(chunks))
             yield positions, results, seconds
+
+    def worker_peak_rss_mb(self) -> list[float]:
+        """Each worker process's peak resident memory so far, in MiB."""
+        if self.client is None:
+            return []
+        return sorted(value for value in self.client.run(peak_rss_mb).values() if value is not None)
 
     def close(self) -> None:
         if self.client is not None:

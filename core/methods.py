@@ -38,11 +38,12 @@ class NeighbourEmbedding:
     Parameters:
         n_components: output dimensions (2 for the map, about the cluster count for a manifold).
         n_neighbors, min_dist: UMAP's; ``n_epochs`` its layout epochs.
-        seed: UMAP's random_state (which makes it single-threaded).
+        seed: UMAP's random_state (which makes it single-threaded), and the reference sample's.
 
     Attributes after ``fit``:
         embedding_: (M, n_components) float32 positions of the fitted rows.
-        reference_: (M, d) float32 fitted rows.
+        reference_: (R, d) float32 fitted rows new rows are placed by: all of them, or a seeded
+            sample of ``analysis.MAX_REFERENCE``; ``reference_embedding_`` (R, n_components) their places.
     """
 
     def __init__(self, n_components=2, n_neighbors=15, min_dist=0.1, n_epochs=analysis.MAP_EPOCHS, seed=0):
@@ -55,19 +56,27 @@ class NeighbourEmbedding:
     def fit(self, X, knn=None):
         """Embed (M, d) rows. ``knn``: their (indices, distances) from ``analysis.nearest_neighbors``."""
         X = np.ascontiguousarray(X, dtype=np.float32)
-        self.reference_ = X
         self.embedding_ = analysis.umap_embedding(X, n_components=self.n_components, n_neighbors=self.n_neighbors,
                                                   min_dist=self.min_dist, n_epochs=self.n_epochs, seed=self.seed,
                                                   knn=knn)
+        kept = analysis.reference_sample(len(X), self.seed, analysis.MAX_REFERENCE)
+        self.reference_, self.reference_embedding_ = X[kept], self.embedding_[kept]
         return self
 
-    def transform(self, X) -> np.ndarray:
-        """(N, n_components) float32 positions of (N, d) new rows."""
-        X = np.asarray(X, dtype=np.float32)
-        k = max(1, min(self.n_neighbors, len(self.reference_)))
-        distances, indices = analysis.neighbor_index(self.reference_, k).kneighbors(X)
-        weights = analysis.fuzzy_weights(distances)
-        return np.einsum("nk,nkc->nc", weights, self.embedding_[indices]).astype(np.float32)
+    def neighbours(self, X, n_neighbors: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(distances, indices), each (N, k), of the k nearest reference rows of (N, d) rows; k is
+        ``n_neighbors`` or this embedding's own (at most the reference's size)."""
+        k = max(1, min(n_neighbors or self.n_neighbors, len(self.reference_)))
+        return analysis.neighbor_index(self.reference_, k).kneighbors(np.asarray(X, dtype=np.float32))
+
+    def transform(self, X, neighbours: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """(N, n_components) float32 positions of (N, d) new rows; ``neighbours`` may hand in their
+        :meth:`neighbours` (at least this embedding's count of them) found once for several embeddings
+        with the same reference."""
+        distances, indices = neighbours if neighbours is not None else self.neighbours(X)
+        k = min(self.n_neighbors, distances.shape[1])
+        weights = analysis.fuzzy_weights(distances[:, :k])
+        return np.einsum("nk,nkc->nc", weights, self.reference_embedding_[indices[:, :k]]).astype(np.float32)
 
 
 def map_embedding(seed: int = 0) -> NeighbourEmbedding:
@@ -174,20 +183,31 @@ class IsolationForestScorer(Scorer):
 
 
 class KnnDistanceScorer(Scorer):
-    """Mean Euclidean distance to the ``n_neighbors`` nearest fitted rows (a fitted row's own match
-    left out of its ``decision_scores_``)."""
+    """Mean Euclidean distance to the ``n_neighbors`` nearest reference rows: the fitted rows, or a
+    seeded sample of ``analysis.MAX_REFERENCE`` of them (a fitted row's own match left out of its
+    ``decision_scores_``)."""
 
-    def __init__(self, contamination=0.01, n_neighbors=10):
+    def __init__(self, contamination=0.01, n_neighbors=10, seed=0):
         self.contamination = contamination
         self.n_neighbors = n_neighbors
+        self.seed = seed
 
     def fit(self, X):
-        self.reference_ = np.asarray(X, dtype=np.float32)
-        return self._set_threshold(analysis.knn_distance_scores(self.reference_, self.reference_, self.n_neighbors,
-                                                                same_set=True))
+        X = np.asarray(X, dtype=np.float32)
+        self.reference_, own = _reference_rows(X, self.seed)
+        return self._set_threshold(analysis.knn_distance_scores(X, self.reference_, self.n_neighbors, own_rows=own))
 
     def decision_function(self, X) -> np.ndarray:
         return analysis.knn_distance_scores(np.asarray(X, dtype=np.float32), self.reference_, self.n_neighbors)
+
+
+def _reference_rows(X: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(reference rows, (M,) bool: which fitted rows are among them): all fitted rows, or a seeded
+    sample of ``analysis.MAX_REFERENCE``."""
+    kept = analysis.reference_sample(len(X), seed, analysis.MAX_REFERENCE)
+    own = np.zeros(len(X), dtype=bool)
+    own[kept] = True
+    return X[kept], own
 
 
 class ColumnScorer(Scorer):
@@ -205,9 +225,9 @@ class ColumnScorer(Scorer):
 
 class LatentAndReconstructionScorer(Scorer):
     """The default anomaly score: a robust z-score of the mean cosine distance to the
-    ``n_neighbors`` nearest fitted images in the latent space, plus a robust z-score of the
-    reconstruction error; both standardized by their spread over a seeded sample of at most 2,000
-    fitted images (``analysis.reference_sample``).
+    ``n_neighbors`` nearest fitted images in the latent space (all of them, or a seeded sample of
+    ``analysis.MAX_REFERENCE``), plus a robust z-score of the reconstruction error; both standardized
+    by their spread over a seeded sample of at most 2,000 fitted images (``analysis.reference_sample``).
 
     X is ``[latent (d columns), cross_entropy, squared_error]``. With ``novelty`` (the model
     trained on clean images other than the analysed ones), the reconstruction term is the larger of
@@ -224,10 +244,10 @@ class LatentAndReconstructionScorer(Scorer):
 
     def fit(self, X):
         X = np.asarray(X, dtype=np.float32)
-        latent, cross_entropy, squared_error = X[:, :-2], X[:, -2], X[:, -1]
-        self.reference_ = analysis.unit_rows(latent)
+        latent, cross_entropy, squared_error = analysis.unit_rows(X[:, :-2]), X[:, -2], X[:, -1]
+        self.reference_, own = _reference_rows(latent, self.seed)
         self.sample_ = analysis.reference_sample(len(X), seed=self.seed)
-        distance = analysis.knn_distance_scores(self.reference_, self.reference_, self.n_neighbors, same_set=True)
+        distance = analysis.knn_distance_scores(latent, self.reference_, self.n_neighbors, own_rows=own)
         self.spread_ = {"distance": distance[self.sample_], "cross_entropy": cross_entropy[self.sample_],
                         "squared_error": squared_error[self.sample_]}
         return self._set_threshold(self._combine(distance, cross_entropy, squared_error))
@@ -309,7 +329,7 @@ SCORERS = {entry.name: entry for entry in [
           lambda contamination=0.01, **_: ColumnScorer(contamination=contamination),
           "mean binary cross-entropy of the reconstruction, the autoencoder's own loss"),
     Entry("kNN distance in latent", "kNN, latent", ("latent",),
-          lambda contamination=0.01, **_: KnnDistanceScorer(contamination=contamination),
+          lambda contamination=0.01, seed=0, **_: KnnDistanceScorer(contamination=contamination, seed=seed),
           "mean distance to the 10 nearest images in the latent space"),
 ]}
 

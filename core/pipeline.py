@@ -33,6 +33,7 @@ import pandas as pd
 from core import analysis, import_keras
 from core.comparison import baselines_fingerprint, comparison_scores, comparison_stage
 from core.data import ImageSet, check_source_size, load_train_and_analysis_sets
+from core.engine import LocalEngine, peak_rss_mb
 from core.errors import UserInputError
 from core.files import sha256, write_atomically, write_npz, write_text
 from core.methods import CLUSTERERS, SCORERS, manifold_embedding, map_embedding, stack_inputs
@@ -179,8 +180,10 @@ class FittedPipeline:
         features = encode(self._model(), images)
         seconds["encode"] = seconds.get("encode", 0.0) + time.perf_counter() - start
         start = time.perf_counter()
-        features["manifold"] = self.manifold.transform(features["latent"])
-        features["map"] = self.map.transform(features["latent"])
+        found = self.manifold.neighbours(features["latent"], max(self.manifold.n_neighbors, self.map.n_neighbors))
+        features["manifold"] = self.manifold.transform(features["latent"], found)
+        shared = np.array_equal(self.map.reference_, self.manifold.reference_)  # fitted on the same rows
+        features["map"] = self.map.transform(features["latent"], found if shared else None)
         seconds["map"] = seconds.get("map", 0.0) + time.perf_counter() - start
         start = time.perf_counter()
         features["cluster"] = self.clusterer.predict(stack_inputs(CLUSTERERS[self.method.clusterer], features))
@@ -269,8 +272,11 @@ def run_pipeline(config: RunConfig, train_set: ImageSet | None = None, analysis_
                                                       reference,
                                                       baselines=baselines, fingerprint=baselines_fingerprint(
                                                           baselines, analysis_set, train_set, same_set))
-    return assemble(config, fitted.model, analysis_set, train_set, sample, outputs, comparison, pixel_manifold,
-                    progress.seconds)
+    result = assemble(config, fitted.model, analysis_set, train_set, sample, outputs, comparison, pixel_manifold,
+                      progress.seconds)
+    result.metrics["memory"] = {"peak_rss_mb": peak_rss_mb(),
+                                "worker_peak_rss_mb": engine.worker_peak_rss_mb() if engine is not None else []}
+    return result
 
 
 def fit_sample(n_images: int, size: int, seed: int) -> np.ndarray:
@@ -328,8 +334,6 @@ def apply_everywhere(fitted: FittedPipeline, analysis_set, sample: np.ndarray, s
                      progress: Progress, engine=None) -> dict[str, np.ndarray]:
     """Every analysed image's results, in input order: the sample's from the fit, the others from
     :meth:`FittedPipeline.apply` in chunks of ``CHUNK_SIZE`` positions (run by ``engine``)."""
-    from core.engine import LocalEngine
-
     n_images = len(analysis_set)
     outside = np.ones(n_images, dtype=bool)
     outside[sample] = False

@@ -151,7 +151,7 @@ def test_label_page_names_clusters_moves_images_and_imports(runs, monkeypatch):
     inputs = {field.label: field for field in app.text_input}
     for cluster, name in enumerate(["alpha", "beta", "gamma"]):
         inputs[f"Name of cluster {cluster}"].input(name)
-    app.button[0].click().run()  # the form's Apply names
+    button(app, "Apply names").click().run()
     assert not app.exception, app.exception
     labelled = int(app.metric[0].value.split(" of ")[0].replace(",", ""))
     assert 0 < labelled < 1797 and app.metric[1].value == "0" and "Cluster names applied" in app.success[0].value
@@ -168,10 +168,19 @@ def test_label_page_names_clusters_moves_images_and_imports(runs, monkeypatch):
     assert app.metric[3].value == "3"  # alpha, beta, gamma
     assert "Agreement" in [metric.label for metric in app.metric]
 
+    # an import that would replace the two labels made by hand asks first: keep them, then take the file's
     exported = labels.LabelBook.empty(np.arange(1797).astype(str))
     exported.assign([5, 6, 7], "epsilon")
     app.file_uploader(key="labels-upload").upload("labels.csv", exported.to_csv().encode(), "text/csv").run()
     assert not app.exception, app.exception
+    assert "would change 2 images labelled by hand" in app.warning[0].value
+    button(app, "Keep my 2").click().run()
+    assert "Imported 5 labels" in app.success[0].value
+    assert app.metric[0].value == "5 of 1,797" and app.metric[1].value == "5"
+    button(app, "Undo: Imported 5 labels from labels.csv.").click().run()  # undo puts the last change back
+    assert "Undone" in app.info[0].value and app.metric[1].value == "2"
+    app.file_uploader(key="labels-upload").upload("labels.csv", exported.to_csv().encode(), "text/csv").run()
+    button(app, "Take the file's labels").click().run()
     assert "Imported 3 labels" in app.success[0].value
     assert app.metric[0].value == "3 of 1,797" and app.metric[1].value == "3"
     restarted = new_app({"data": "digits", "epochs": "3", "page": "labels"}).run()  # a new session
@@ -180,3 +189,16 @@ def test_label_page_names_clusters_moves_images_and_imports(runs, monkeypatch):
     app.file_uploader(key="labels-upload").upload("labels.csv", b"index,id,label,source\n0,zz,a,manual\n",
                                                   "text/csv").run()
     assert "belongs to other data" in app.error[0].value and app.metric[0].value == "3 of 1,797"
+
+    # a change of more than 100 images asks first
+    app.session_state["selected"] = tuple(range(150))
+    app.run()
+    button(app, "Mark anomaly").click().run()
+    assert "changes the labels of 150 images at once" in app.warning[0].value and app.metric[2].value == "0"
+    button(app, "Yes, change 150").click().run()
+    assert not app.exception, app.exception
+    assert app.metric[2].value == "150" and "Marked 150 images as anomalies" in app.success[0].value
+
+
+def button(app: AppTest, label: str):
+    return next(b for b in app.button if b.label == label)
