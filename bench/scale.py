@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     print("| images | workers | wall s | fit stages (train, encode, map, cluster, anomaly) s | apply s | apply "
           "images/s | compare s | driver peak RSS MB | worker peak RSS MB | accuracy |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for n_images, workers, wall, seconds, fit, applied, memory, accuracy in rows:
+    for n_images, workers, wall, seconds, _fit, applied, memory, accuracy in rows:
         fit_stages = ", ".join(f"{seconds.get(name, 0):.0f}" for name in ("train", "encode", "map", "cluster",
                                                                              "anomaly"))
         apply_seconds = seconds.get("apply", 0.0)

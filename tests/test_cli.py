@@ -108,3 +108,26 @@ def _write_npz(path, n_images: int):
 def _write(path, data: bytes):
     path.write_bytes(data)
     return path
+
+
+def test_a_zip_in_class_folders_gives_file_ids_and_folder_names_as_labels(tmp_path, mnist_2000):
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    with zipfile.ZipFile(tmp_path / "pets.zip", "w") as archive:
+        for i, image in enumerate(mnist_2000.images[:60]):
+            buffer = io.BytesIO()
+            Image.fromarray((image[..., 0] * 255).astype(np.uint8)).save(buffer, format="PNG")
+            archive.writestr(f"{'cats' if i % 2 else 'dogs'}/{i:03d}.png", buffer.getvalue())
+    done = run_cli("--data", tmp_path / "pets.zip", "--preset", "seed", "--epochs", "1", "--clusters", "2",
+                   "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(tmp_path / "out" / "results.csv", dtype={"label": str, "id": str})
+    assert list(table.columns) == COLUMNS + ["label", "id"]
+    assert table["id"][:3].tolist() == ["cats/001.png", "cats/003.png", "cats/005.png"]  # sorted by path
+    assert set(table["label"]) == {"cats", "dogs"}
+    assert (table["label"] == table["id"].str.split("/").str[0]).all()
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["data"]["analysed"] == "pets.zip"

@@ -94,6 +94,19 @@ def _rerun_when_done(job) -> None:
         st.rerun()
 
 
+MAP_POINTS = 200_000
+
+
+def map_rows(table):
+    """The rows of a results table the map draws: all of them, or a seeded sample of ``MAP_POINTS``
+    (a browser draws a few hundred thousand WebGL points smoothly), with a line saying so."""
+    if len(table) <= MAP_POINTS:
+        return table
+    st.caption(f"The map shows a seeded sample of {MAP_POINTS:,} of the {len(table):,} images; every image is in "
+               "the clusters, scores and exports.")
+    return table.sample(n=MAP_POINTS, random_state=0).sort_index()
+
+
 def selectable_map(figure, key: str) -> tuple[int, ...]:
     """Draw a latent map whose box / lasso selection becomes the shared selection; returns it.
 

@@ -28,5 +28,8 @@ else:
 st.subheader("Sample")
 sample_size = st.slider("Images to show", 12, 120, 48, step=12)
 sample = np.sort(np.random.default_rng(0).choice(len(images), size=min(sample_size, len(images)), replace=False))
-captions = [f"{i}" + ("" if labels is None else f" · {labels[i]}") for i in sample]
-gallery.show_images(images.read(sample).images, captions)
+shown = images.read(sample)
+names = shown.label_text()
+gallery.show_images(shown.images, [str(file) + ("" if names is None else f" · {name}")
+                                   for file, name in zip(shown.ids, names if names is not None else shown.ids)])
+st.caption("file" + ("" if names is None else " · label") + ": the path inside the zip or folder, or the row.")

@@ -24,9 +24,10 @@ k = config.clusters
 
 
 def change_and_rerun(change, message: str) -> None:
+    """Apply ``change`` to the book, save it with undo, say ``message`` ({changed}: how many images)."""
     before = book.copy()
     change()
-    labelling.save_change(key, folder, before, book, message)
+    labelling.save_change(key, folder, before, book, message.replace("{changed}", n_images(before.differences(book))))
     st.rerun()
 
 
@@ -58,13 +59,13 @@ with st.form("cluster-names", border=False):
                                                       placeholder="name", label_visibility="collapsed"))
     if st.form_submit_button("Apply names", type="primary"):
         change_and_rerun(lambda: [book.name_cluster(clusters, c, st.session_state[f"name-{c}-{version}"])
-                                  for c in range(k)], "Cluster names applied.")
+                                  for c in range(k)], "Cluster names applied: {changed} changed label.")
 
 st.subheader("2. Fix single images")
 st.caption("Select images on the map with a box or lasso, or tick them in the gallery below; then move them to "
            "a label, mark them as anomalies or not, or confirm their labels.")
 given = np.where(book.labels == "", NO_LABEL, book.labels).astype(str)
-figure = figures.latent_map(result.table.assign(**{"label here": given}), "label here", "Labels made here",
+figure = figures.latent_map(state.map_rows(result.table.assign(**{"label here": given})), "label here", "Labels made here",
                             categorical=True, fixed_colours={NO_LABEL: "#c9c9c9", labels.ANOMALY: "#e45756"})
 selected = [i for i in state.selectable_map(figure, "labels_map") if i < len(given)]
 
@@ -81,7 +82,9 @@ else:
 candidates = gallery.paged(candidates, 40, key="labels-page")
 if len(candidates):
     gallery.pick_images(bundle.analysis.read(candidates).images, candidates,
-                        [given[i] for i in candidates], [str(ids[i]) for i in candidates])
+                        [f"{str(ids[i]).rsplit('/', 1)[-1]} · {given[i]}" for i in candidates],
+                        [str(ids[i]) for i in candidates])
+    st.caption("file · label given here (hover for the whole path).")
 else:
     st.caption("No images here yet.")
 
@@ -141,7 +144,7 @@ if truth is not None:
 
 st.subheader("3. Export, or continue later")
 st.download_button("Download labels.csv", book.to_csv(), "labels.csv", "text/csv", icon=":material/table:",
-                   disabled=progress["labelled"] == 0)
+                   disabled=progress["labelled"] == 0, on_click="ignore")
 st.caption("Columns index, id, label, source: id is the file name for zip or folder data, else the index; source is "
            "cluster or manual. Labels are saved with the run as you go and come back after a restart.")
 st.file_uploader("Continue from a labels.csv", type=["csv"], key="labels-upload", on_change=labelling.import_file,

@@ -15,7 +15,7 @@ if "label" in table:
     colour_options = {"label": "true label", **colour_options}
 colour = remembered(st.radio, "Colour by", "map_colour", "cluster", options=list(colour_options),
                     format_func=colour_options.get, horizontal=True)
-shown = table.assign(label=bundle.analysis.label_text()) if "label" in table else table
+shown = state.map_rows(table.assign(label=table["label"].astype(str)) if "label" in table else table)
 
 figure = figures.latent_map(shown, colour, f"{len(table):,} images, coloured by {colour_options[colour]}",
                             categorical=colour in ("cluster", "label"))
