@@ -83,7 +83,7 @@ def test_train_on_digits_and_visit_every_page(tmp_path):
         page.locator('[data-testid="stSidebarNav"]').get_by_text("Anomalies", exact=True).click()
         page.get_by_text("#1 ·").first.wait_for(timeout=60_000)
         wait_for_app_idle(page)
-        page.get_by_text("#1 ·").first.click()
+        page.locator('[class*="st-key-anomalies-open-"] button').first.click()  # the magnifier under #1
         dialog = page.get_by_role("dialog")
         dialog.get_by_text("Why is it odd?").wait_for(timeout=120_000)
         dialog.get_by_text("reconstruction", exact=True).wait_for(timeout=120_000)

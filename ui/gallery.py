@@ -27,8 +27,8 @@ def show_images(images: np.ndarray, captions: list[str] | None = None, columns: 
     """Show (N, H, W, C) images in a grid of ``columns`` per row, with optional captions.
 
     ``below(position)``, when given, draws more widgets under the image at ``position`` (0..N-1).
-    ``indices``, each image's position in the analysed set, turns each caption into a button that
-    opens the image up close (:func:`ui.detail.show`); ``key`` keeps those buttons apart between galleries.
+    ``indices``, each image's position in the analysed set, adds a magnifier under each image that
+    opens it up close (:func:`ui.detail.show`); ``key`` keeps those buttons apart between galleries.
     """
     if len(images) == 0:
         st.caption("No images to show.")
@@ -38,16 +38,13 @@ def show_images(images: np.ndarray, captions: list[str] | None = None, columns: 
         for offset, cell in enumerate(cells[: len(images) - start]):
             index = start + offset
             caption = None if captions is None else captions[index]
-            if indices is None:
-                cell.image(to_display(images[index], pixels), caption=caption, width="stretch")
-            else:  # the caption is a button that opens the image up close
-                cell.image(to_display(images[index], pixels), width="stretch")
-                if cell.button(caption or "open", key=f"{key}-open-{int(indices[index])}", type="tertiary",
-                               icon=":material/zoom_in:", help=f"{caption}: open it large, with its scores and "
-                                                                    "why it is odd"):
-                    from ui import detail
+            cell.image(to_display(images[index], pixels), caption=caption, width="stretch")
+            if indices is not None and cell.button(
+                    "", key=f"{key}-open-{int(indices[index])}", type="tertiary", icon=":material/zoom_in:",
+                    help=f"Open {caption or 'this image'} large: its own file, scores, and why it is odd"):
+                from ui import detail
 
-                    detail.show(int(indices[index]))
+                detail.show(int(indices[index]))
             if below is not None:
                 with cell:
                     below(index)

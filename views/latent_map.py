@@ -30,4 +30,4 @@ if selected:
     gallery.show_images(bundle.analysis.read(shown).images,
                         [f"{name} · cluster {c}" for name, c in zip(rows["id"], rows["cluster"])],
                         indices=shown, key="map-selection")
-    st.caption("file · cluster; click a name to open the image large.")
+    st.caption("file · cluster; the magnifier under an image opens it large.")
