@@ -372,11 +372,13 @@ class RunQueue:
         self._serve_in_background()
         return future
 
-    def warm_up(self) -> None:
-        """Start the worker process now, so that its imports are done before the first Run."""
+    def warm_up(self) -> Future:
+        """Start the worker process now, so that its imports are done before the first Run; the
+        future is done once they are."""
+        future: Future = Future()
+        self._requests.put((future, {"ping": True}))
         self._serve_in_background()
-        with self._lock:
-            self._started_process()
+        return future
 
     def _serve_in_background(self) -> None:
         with self._lock:

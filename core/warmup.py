@@ -20,15 +20,17 @@ def started() -> bool:
     return _started
 
 
-def start() -> None:
-    """Start the app's worker process (and its imports) unless started before in this process."""
+def start():
+    """Start the app's worker process (and its imports) unless started before in this process;
+    returns a future that is done when its imports are (None when started before)."""
     global _started
     with _lock:
-        if not _started:
-            from core.runs import QUEUE
+        if _started:
+            return None
+        from core.runs import QUEUE
 
-            QUEUE.warm_up()
-            _started = True
+        _started = True
+        return QUEUE.warm_up()
 
 
 def import_everything() -> None:

@@ -1,6 +1,7 @@
 """``python -m core.worker``: the app's training process (see ``core.runs.RunQueue``).
 
-Reads one JSON request per line on stdin ({"root", "key", "config"}), runs it with
+Reads one JSON request per line on stdin ({"root", "key", "config"}, or {"ping": true} answered
+once the imports are done), runs it with
 :func:`core.runs.train_in_worker` (which writes progress.json as it goes), and answers one JSON
 line on stdout: {"trained": bool}, or {"error": one line, "user_error": bool}. Anything else that
 writes to stdout is sent to stderr, so the answers stay readable. Ends when stdin closes.
@@ -29,6 +30,9 @@ def main() -> int:
     warmup.import_everything()
     for line in sys.stdin:
         request = json.loads(line)
+        if request.get("ping"):  # "are your imports done?": they are, before the first line is read
+            answers.write(json.dumps({"trained": False}) + "\n")
+            continue
         try:
             answer = {"trained": train_in_worker(request["root"], request["key"], RunConfig(**request["config"]))}
         except UserInputError as error:
