@@ -31,10 +31,6 @@ PREDICT_BATCH_SIZE = 1024
 # (1.5-2x faster training on small images, where a step's arithmetic takes well under a millisecond).
 STEPS_PER_EXECUTION = 32
 
-# A preset's XLA compilation (5-10 s on 2 cores) pays for itself from about this many training
-# images seen (epochs x images); shorter trainings run without it.
-XLA_MIN_IMAGES = 30_000
-
 # Keras and TensorFlow draw initial weights and shuffles from process-wide random state (Python's
 # `random`, TensorFlow's global seed and op counter) that `keras.utils.set_random_seed` resets. Two
 # fits in parallel threads (two app sessions) would interleave their draws and each get weights that
@@ -117,6 +113,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         validation_fraction: share of the images held out (after a seeded shuffle) for val_loss.
         seed: seeds weights, the shuffle and the split.
         verbose: Keras' fit verbosity.
+        implementation: for presets built in several forms (the seed network): "keras",
+            "shifted" or "shifted+xla"; None picks the fastest on this machine for the planned
+            steps (``core.implementation``: measured once per machine).
 
     Attributes after ``fit``:
         model_: the Keras autoencoder (encoder then decoder).
@@ -124,10 +123,11 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         image_shape_: (H, W, C) of the training images.
         latent_shape_: shape of one latent tensor before flattening; ``n_latent_`` = its size.
         history_: {"loss": [...], "val_loss": [...]} per epoch (mean loss per pixel).
+        implementation_: the form the network trained in ("keras" for presets with one form).
     """
 
     def __init__(self, preset="default", latent_dim=10, epochs=None, batch_size=None,
-                 validation_fraction=0.1, seed=0, verbose=0):
+                 validation_fraction=0.1, seed=0, verbose=0, implementation=None):
         self.preset = preset
         self.latent_dim = latent_dim
         self.epochs = epochs
@@ -135,6 +135,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.seed = seed
         self.verbose = verbose
+        self.implementation = implementation
 
     def plan(self, n_images: int) -> TrainingPlan:
         """The epochs, batch size and validation images ``fit`` uses on ``n_images`` images;
@@ -160,11 +161,14 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         train, validation = images[order[n_validation:]], images[order[:n_validation]]
 
         self.image_shape_ = images.shape[1:]
-        self.encoder_, self.decoder_ = recipe.build(self.image_shape_, int(self.latent_dim))
+        steps = epochs * -(-len(train) // batch_size)
+        self.implementation_ = self._implementation(recipe, steps)
+        options = {"shifted": self.implementation_ != "keras"} if recipe.implementations else {}
+        self.encoder_, self.decoder_ = recipe.build(self.image_shape_, int(self.latent_dim), **options)
         self._assemble()
         optimizer = keras.optimizers.get({"class_name": recipe.optimizer,
                                           "config": {"learning_rate": recipe.learning_rate}})
-        jit_compile = recipe.jit_compile and epochs * len(train) >= XLA_MIN_IMAGES
+        jit_compile = self.implementation_ == "shifted+xla"
         self.model_.compile(optimizer=optimizer, loss=recipe.loss, steps_per_execution=STEPS_PER_EXECUTION,
                             jit_compile=jit_compile)
         validation_loss = [_validation_loss_callback(validation, recipe.loss)] if n_validation else []
@@ -179,6 +183,19 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.history_ = {key: [float(v) for v in values] for key, values in history.history.items()}
         self.model_.jit_compile = False  # predictions run once per batch size: not worth an XLA compile
         return self
+
+    def _implementation(self, recipe, steps: int) -> str:
+        if not recipe.implementations:
+            return "keras"
+        if self.implementation is not None:
+            from core.implementation import IMPLEMENTATIONS
+
+            if self.implementation not in IMPLEMENTATIONS:
+                raise UserInputError(f"implementation must be one of {', '.join(IMPLEMENTATIONS)}")
+            return self.implementation
+        from core.implementation import choose
+
+        return choose(steps)
 
     def _assemble(self):
         import keras
@@ -253,6 +270,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         estimator.latent_shape_ = tuple(encoder.output_shape[1:])
         estimator.n_latent_ = int(np.prod(estimator.latent_shape_))
         estimator.history_ = {}
+        estimator.implementation_ = "keras"  # saved models hold Keras' own layers
         return estimator
 
 

@@ -380,6 +380,7 @@ def assemble(config: RunConfig, model, analysis_set, train_set, sample: np.ndarr
                  "n_train_images": len(train_set), "image_shape": list(analysis_set.image_shape),
                  "fit_sample": len(sample), "compared": len(comparison)},
         "model": {"preset": config.preset, "latent_size": int(outputs["latent"].shape[1]),
+                  "implementation": getattr(model, "implementation_", None),
                   "method": config.resolved_method(), "clusterer": config.analysis_method.clusterer,
                   "scorer": config.analysis_method.scorer},
         "history": model.history_ if history is None else history,

@@ -26,9 +26,9 @@ class Preset:
     ``build(image_shape, latent_dim)`` returns (encoder, decoder) Keras models: the encoder maps
     (H, W, C) images to a latent tensor, the decoder maps that tensor back to (H, W, C).
     ``min_steps``: when the epochs are left to the preset, small datasets get more epochs so that
-    training takes at least this many gradient steps. ``jit_compile``: train with XLA when the training
-    is long enough to repay its compilation (``core.model.XLA_MIN_IMAGES``); it fuses the seed
-    network's slices and products, and does not speed up the dense network.
+    training takes at least this many gradient steps. ``implementations``: when the builder can build
+    the network in several forms (the seed network), ``core.implementation`` picks the fastest on
+    this machine by measurement; the builder then takes ``shifted=``.
     """
 
     name: str
@@ -40,7 +40,7 @@ class Preset:
     epochs: int
     batch_size: int
     min_steps: int = 0
-    jit_compile: bool = False
+    implementations: bool = False
 
 
 def _padding(image_shape, factor):
@@ -48,15 +48,19 @@ def _padding(image_shape, factor):
     return (-height) % factor, (-width) % factor
 
 
-def _build_seed(image_shape, latent_dim=None):
+def _build_seed(image_shape, latent_dim=None, shifted=True):
     """The 2018 tutorial's network: 28x28x1 -> 7x7x2 latent (98 numbers) -> 28x28x1.
 
-    Its convolutions and poolings are :mod:`core.layers`' subclasses of Keras' own, with the same
-    weights and outputs, computed in a form that trains several times faster on a CPU.
+    With ``shifted`` its convolutions and poolings are :mod:`core.layers`' subclasses of Keras' own,
+    with the same weights and outputs, computed as matrix products and shifted slices (faster on
+    many CPUs; ``core.implementation`` measures which is faster on this one); else Keras' own.
     """
     from keras import Input, Model, layers
 
     from core.layers import BlockMaxPooling2D, ShiftConv2D
+
+    if not shifted:
+        ShiftConv2D, BlockMaxPooling2D = layers.Conv2D, layers.MaxPooling2D  # noqa: N806
 
     pad_h, pad_w = _padding(image_shape, 4)
     channels = image_shape[2]
@@ -114,7 +118,7 @@ PRESETS = {
         learning_rate=1.0,
         epochs=3,
         batch_size=32,
-        jit_compile=True,
+        implementations=True,
     ),
     "default": Preset(
         name="default",

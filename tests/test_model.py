@@ -145,27 +145,36 @@ def test_loading_refuses_non_models_and_lambda_layers(tmp_path):
         Autoencoder.load(tmp_path / "lambda.keras")
 
 
-def test_the_seed_network_trains_alike_with_and_without_xla(mnist_2000, monkeypatch):
-    """Long trainings of the seed preset compile with XLA (core.model.XLA_MIN_IMAGES); the compiled
-    training follows the plain one's losses, up to float rounding."""
-    import keras
+def test_the_seed_network_trains_alike_in_each_implementation(mnist_2000, tmp_path, monkeypatch):
+    """Keras' layers, the shifted-slice layers, and those compiled by XLA follow the same losses up to
+    float rounding; without a choice, the measured fastest for the planned steps is used, measured
+    once and kept in the cache folder."""
+    import core.implementation
 
-    import core.model
+    trained = {name: Autoencoder(preset="seed", epochs=2, seed=0, implementation=name).fit(mnist_2000)
+               for name in core.implementation.IMPLEMENTATIONS}
+    for name, model in trained.items():
+        assert model.implementation_ == name
+        for metric in ("loss", "val_loss"):
+            np.testing.assert_allclose(model.history_[metric], trained["keras"].history_[metric], rtol=3e-3)
+        np.testing.assert_allclose(model.transform(mnist_2000.images[:50]),
+                                   trained["keras"].transform(mnist_2000.images[:50]), atol=0.05)
 
-    compiled_with = []
-    plain_compile = keras.Model.compile
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    speeds = {"machine": core.implementation.machine_id(), "keras": 0.010, "keras start": 1.0, "shifted": 0.006,
+              "shifted start": 1.0, "shifted+xla": 0.002, "shifted+xla start": 8.0}
+    core.implementation.cache_path().parent.mkdir(parents=True)
+    core.implementation.cache_path().write_text(__import__("json").dumps(speeds))
+    assert core.implementation.choose(100) == "shifted"  # too short to repay XLA's compilation
+    assert core.implementation.choose(10_000) == "shifted+xla"
+    chosen = Autoencoder(preset="seed", epochs=1, seed=0).fit(mnist_2000)
+    assert chosen.implementation_ == "shifted"  # 57 steps: the kept measurement decides
 
-    def recording_compile(self, *args, **kwargs):
-        compiled_with.append(kwargs.get("jit_compile"))
-        return plain_compile(self, *args, **kwargs)
 
-    monkeypatch.setattr(keras.Model, "compile", recording_compile)
-    plain = Autoencoder(preset="seed", epochs=2, seed=0).fit(mnist_2000)
-    monkeypatch.setattr(core.model, "XLA_MIN_IMAGES", 0)
-    compiled = Autoencoder(preset="seed", epochs=2, seed=0).fit(mnist_2000)
+@pytest.mark.parametrize("preset", ["seed"])
+def test_measuring_the_implementations_times_each_one(preset):
+    import core.implementation
 
-    assert compiled_with == [False, True]
-    for name in ("loss", "val_loss"):
-        np.testing.assert_allclose(compiled.history_[name], plain.history_[name], rtol=2e-3)
-    np.testing.assert_allclose(compiled.transform(mnist_2000.images[:50]), plain.transform(mnist_2000.images[:50]),
-                               atol=0.05)
+    found = core.implementation.measure()
+    for name in core.implementation.IMPLEMENTATIONS:
+        assert 0 < found[name] < 1 and found[f"{name} start"] >= 0
