@@ -58,7 +58,7 @@ def comparison_stage(config, fitted, analysed, sample: np.ndarray, outputs: dict
         elif entry.name == fitted.method.clusterer and whole_sample:
             table[column] = outputs["cluster"]
         else:
-            clusterer = entry.make(n_clusters=config.clusters, seed=config.seed)
+            clusterer = entry.make(n_clusters=config.clusters, seed=config.seed, image_shape=analysed.image_shape)
             table[column] = clusterer.fit(stack_inputs(entry, features)).labels_
     for entry in SCORERS.values():
         column = f"score: {entry.name}"
@@ -164,10 +164,17 @@ def scorer_agreement(comparison: pd.DataFrame, top: int) -> tuple[pd.DataFrame, 
 
 def compare_clusterers(stored, analysis_set, n_clusters: int) -> dict[str, np.ndarray]:
     """Every registry clusterer at ``n_clusters`` on the compared images of a stored run:
-    {"cluster: NAME": labels (C,)}."""
+    {"cluster: NAME": labels (C,)}. An entry with a ``base`` (one that trains a network) is given its
+    base's clusters: this runs in the app's server, where networks are not trained."""
     positions = stored.comparison["index"].to_numpy()
     features = {"latent": stored.latent[positions], "manifold": stored.manifold[positions],
                 "pixels": analysis_set.read(positions).images.reshape(len(positions), -1),
                 "pixel_manifold": stored.pixel_manifold}
-    return {f"cluster: {entry.name}": entry.make(n_clusters=n_clusters, seed=stored.config.seed)
-            .fit(stack_inputs(entry, features)).labels_ for entry in CLUSTERERS.values()}
+    found = {}
+    for entry in CLUSTERERS.values():
+        used = CLUSTERERS[entry.base] if entry.base else entry
+        if f"cluster: {used.name}" not in found:
+            found[f"cluster: {used.name}"] = used.make(n_clusters=n_clusters, seed=stored.config.seed).fit(
+                stack_inputs(used, features)).labels_
+        found[f"cluster: {entry.name}"] = found[f"cluster: {used.name}"]
+    return found

@@ -149,6 +149,78 @@ class MixtureClusterer:
         return float(self.mixture_.bic(X))
 
 
+class SelfTrainedClusterer:
+    """A clustering sharpened by self-training: a base clusterer groups the manifold rows, then a
+    small CNN learns to tell those groups apart from the images themselves (under random shifts,
+    small rotations and, for photos, mirror images; with label smoothing) and assigns every image.
+    It fixes the base's uncertain borders; it cannot undo two groups merged into one.
+
+    X is ``[manifold (m columns), pixels (H*W*C columns)]``; ``image_shape`` says how the pixels
+    form images. Parameters: ``base`` (an unfitted clusterer with ``fit(manifold)`` and
+    ``labels_``), ``epochs``, ``widths`` (the two convolutions' filters), ``mirror``, ``seed``,
+    ``max_images`` (a seeded sample of at most this many images trains the CNN).
+
+    Attributes after ``fit``: ``labels_`` (M,), ``base_labels_`` (M,), ``network_`` (the CNN).
+    """
+
+    def __init__(self, base, image_shape, n_clusters=10, seed=0, epochs=8, widths=(16, 32), mirror=False,
+                 max_images=60_000):
+        self.base = base
+        self.image_shape = tuple(image_shape)
+        self.n_clusters = n_clusters
+        self.seed = seed
+        self.epochs = epochs
+        self.widths = widths
+        self.mirror = mirror
+        self.max_images = max_images
+
+    def _split(self, X) -> tuple[np.ndarray, np.ndarray]:
+        X = np.asarray(X, dtype=np.float32)
+        pixels = int(np.prod(self.image_shape))
+        return X[:, :-pixels], X[:, -pixels:].reshape(len(X), *self.image_shape)
+
+    def fit(self, X):
+        from core import import_keras
+
+        keras = import_keras()
+        manifold, images = self._split(X)
+        self.base_labels_ = self.base.fit(manifold).labels_
+        keras.utils.set_random_seed(int(self.seed))
+        self.network_ = self._network(keras)
+        trained = analysis.reference_sample(len(images), self.seed, self.max_images)
+        targets = np.eye(self.n_clusters, dtype=np.float32)[self.base_labels_[trained]]
+        self.network_.fit(images[trained], targets, epochs=self.epochs, batch_size=128, shuffle=True, verbose=0)
+        self.labels_ = self._assign(images)
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        return self._assign(self._split(X)[1])
+
+    def _assign(self, images: np.ndarray) -> np.ndarray:
+        from core.model import _predict
+
+        return np.argmax(_predict(self.network_, images), axis=1).astype(np.int64)
+
+    def _network(self, keras):
+        from keras import layers
+
+        inputs = keras.Input(self.image_shape)
+        x = layers.RandomFlip("horizontal")(inputs) if self.mirror else inputs
+        x = layers.RandomRotation(0.05, fill_mode="constant")(x)
+        x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant")(x)
+        for width in self.widths:
+            x = layers.Conv2D(width, 3, activation="relu", padding="same")(x)
+            x = layers.MaxPooling2D(2, padding="same")(x)
+        x = layers.Dense(128, activation="relu")(layers.Flatten()(x))
+        network = keras.Model(inputs, layers.Dense(self.n_clusters, activation="softmax")(x))
+        network.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution=8,
+                        loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.2))
+        return network
+
+    def selection_score(self, X) -> float:
+        return self.base.selection_score(self._split(X)[0])
+
+
 # --- anomaly scorers -------------------------------------------------------------------------------
 
 
@@ -275,7 +347,8 @@ class Entry:
 
     ``make(n_clusters=..., contamination=..., seed=..., novelty=...)`` returns an unfitted estimator
     (each factory takes the keywords it needs); ``short`` is a name for crowded chart axes;
-    ``inputs`` names the features stacked into its X;
+    ``inputs`` names the features stacked into its X; ``base`` names the entry that stands in for
+    it where training a network is out of place (re-clustering at another k in the app's server);
     ``uses_autoencoder`` is False for the raw-pixel baselines.
     """
 
@@ -285,6 +358,7 @@ class Entry:
     make: Callable
     description: str
     uses_autoencoder: bool = True
+    base: str | None = None
 
 
 def _clusterer(kind, quick_starts: int):
@@ -295,7 +369,19 @@ def _clusterer(kind, quick_starts: int):
     return make
 
 
+def _self_trained(n_clusters=10, seed=0, image_shape=None, quick=False, **_):
+    base = KMeansClusterer(n_clusters=n_clusters, seed=seed, **({"n_init": 2} if quick else {}))
+    if image_shape is None:
+        raise ValueError("self-training needs the images' shape")
+    return SelfTrainedClusterer(base, image_shape, n_clusters=n_clusters, seed=seed, mirror=image_shape[-1] == 3)
+
+
+SELF_TRAINED = "KMeans in manifold, self-trained"
+
 CLUSTERERS = {entry.name: entry for entry in [
+    Entry(SELF_TRAINED, "KMeans + CNN", ("manifold", "pixels"), _self_trained,
+          "KMeans in the 10-D UMAP manifold of the latent vectors, then a small CNN trained on the images with "
+          "those clusters as targets assigns every image", base="KMeans in manifold"),
     Entry("Gaussian mixture in manifold", "mixture, manifold", ("manifold",), _clusterer(MixtureClusterer, 1),
           "a Gaussian mixture (best of 5 starts) in a 10-D UMAP manifold of the latent vectors"),
     Entry("KMeans in manifold", "KMeans, manifold", ("manifold",), _clusterer(KMeansClusterer, 2),

@@ -186,7 +186,9 @@ class FittedPipeline:
         features["map"] = self.map.transform(features["latent"], found if shared else None)
         seconds["map"] = seconds.get("map", 0.0) + time.perf_counter() - start
         start = time.perf_counter()
+        features["pixels"] = flat(images)
         features["cluster"] = self.clusterer.predict(stack_inputs(CLUSTERERS[self.method.clusterer], features))
+        del features["pixels"]
         seconds["cluster"] = seconds.get("cluster", 0.0) + time.perf_counter() - start
         start = time.perf_counter()
         features["anomaly_score"] = self.scorer.decision_function(stack_inputs(SCORERS[self.method.scorer], features))
@@ -214,6 +216,11 @@ def _load_model_once(path: str):
 
         _LOADED_MODELS[path] = Autoencoder.load(path)
     return _LOADED_MODELS[path]
+
+
+def flat(images: np.ndarray) -> np.ndarray:
+    """(N, H, W, C) images as (N, H*W*C) rows (a view, no copy)."""
+    return images.reshape(len(images), -1)
 
 
 def encode(model: Autoencoder, images: np.ndarray) -> dict[str, np.ndarray]:
@@ -305,8 +312,8 @@ def fit_pipeline(config: RunConfig, train_images: ImageSet, analysed: ImageSet, 
         outputs["manifold"], outputs["map"] = manifold.embedding_, flat_map.embedding_
     with progress.run_stage("cluster"):
         entry = CLUSTERERS[method.clusterer]
-        clusterer = entry.make(n_clusters=config.clusters, seed=config.seed).fit(stack_inputs(entry, outputs))
-        outputs["cluster"] = clusterer.labels_
+        clusterer = entry.make(n_clusters=config.clusters, seed=config.seed, image_shape=analysed.image_shape)
+        outputs["cluster"] = clusterer.fit(stack_inputs(entry, {**outputs, "pixels": flat(analysed.images)})).labels_
     with progress.run_stage("anomaly"):
         entry = SCORERS[method.scorer]
         scorer = entry.make(contamination=config.contamination, seed=config.seed, novelty=not same_set)
@@ -315,7 +322,7 @@ def fit_pipeline(config: RunConfig, train_images: ImageSet, analysed: ImageSet, 
                                     else scorer.decision_function(stack_inputs(entry, outputs)))
     outputs["reconstruction_error"] = outputs["squared_error"]
     if not same_set:
-        reference["pixels"] = train_images.images.reshape(len(train_images), -1)
+        reference["pixels"] = flat(train_images.images)
     return FittedPipeline(model, manifold, flat_map, clusterer, scorer, method), outputs, reference
 
 

@@ -168,6 +168,7 @@ class RunStore:
             return kept
         features = {"latent": stored.latent, "manifold": stored.manifold}
         entry = CLUSTERERS[stored.config.analysis_method.clusterer]
+        entry = CLUSTERERS[entry.base] if entry.base else entry  # no network training in the app's server
         sample = stored.sample
         clusterer = entry.make(n_clusters=config.clusters, seed=stored.config.seed)
         clusterer.fit(stack_inputs(entry, {name: values[sample] for name, values in features.items()}))

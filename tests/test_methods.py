@@ -33,7 +33,8 @@ def rows(features, index):
 def test_every_clusterer_fits_and_predicts_the_same_in_one_batch_as_in_several(name, features, mnist_2000):
     entry = CLUSTERERS[name]
     fit_rows, new_rows = np.arange(0, 2020, 2), np.arange(1, 2020, 2)
-    clusterer = entry.make(n_clusters=10, seed=0).fit(stack_inputs(entry, rows(features, fit_rows)))
+    clusterer = entry.make(n_clusters=10, seed=0, image_shape=(28, 28, 1))
+    clusterer.fit(stack_inputs(entry, rows(features, fit_rows)))
     assert clusterer.labels_.shape == (1010,) and set(clusterer.labels_) <= set(range(10))
     np.testing.assert_array_equal(clusterer.predict(stack_inputs(entry, rows(features, fit_rows))), clusterer.labels_)
 
