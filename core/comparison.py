@@ -50,27 +50,23 @@ def comparison_stage(config, fitted, analysed, sample: np.ndarray, outputs: dict
         knn = analysis.nearest_neighbors(features["pixels"])
         cached["pixel_manifold"] = manifold_embedding(config.seed).fit(features["pixels"], knn).embedding_
     features["pixel_manifold"] = cached["pixel_manifold"]
+    known = {**cached, **({f"cluster: {fitted.method.clusterer}": outputs["cluster"],
+                           f"score: {fitted.method.scorer}": outputs["anomaly_score"]} if whole_sample else {})}
+
+    def cluster(entry):
+        clusterer = entry.make(n_clusters=config.clusters, seed=config.seed, image_shape=analysed.image_shape)
+        return clusterer.fit(stack_inputs(entry, features)).labels_
+
+    def score(entry):
+        scorer = entry.make(contamination=config.contamination, seed=config.seed, novelty=not same_set)
+        scorer.fit(stack_inputs(entry, reference))
+        return scorer.decision_scores_ if same_set else scorer.decision_function(stack_inputs(entry, features))
+
     table = {"index": sample[compared]}
-    for entry in CLUSTERERS.values():
-        column = f"cluster: {entry.name}"
-        if column in cached:
-            table[column] = cached[column]
-        elif entry.name == fitted.method.clusterer and whole_sample:
-            table[column] = outputs["cluster"]
-        else:
-            clusterer = entry.make(n_clusters=config.clusters, seed=config.seed, image_shape=analysed.image_shape)
-            table[column] = clusterer.fit(stack_inputs(entry, features)).labels_
-    for entry in SCORERS.values():
-        column = f"score: {entry.name}"
-        if column in cached:
-            table[column] = cached[column]
-        elif entry.name == fitted.method.scorer and whole_sample:
-            table[column] = outputs["anomaly_score"]
-        else:
-            scorer = entry.make(contamination=config.contamination, seed=config.seed, novelty=not same_set)
-            scorer.fit(stack_inputs(entry, reference))
-            table[column] = (scorer.decision_scores_ if same_set
-                             else scorer.decision_function(stack_inputs(entry, features)))
+    for kind, registry, compute in (("cluster", CLUSTERERS, cluster), ("score", SCORERS, score)):
+        for entry in registry.values():
+            column = f"{kind}: {entry.name}"
+            table[column] = known[column] if column in known else compute(entry)
     table = pd.DataFrame(table)
     _write_baselines(path, table, features["pixel_manifold"])
     return table, features["pixel_manifold"]
