@@ -103,7 +103,7 @@ def k_selection(root: str, key: str) -> tuple[pd.DataFrame, str]:
     """The run's clusterer at k = 2..15 on the fit sample: its own criterion (KMeans' inertia, a
     mixture's BIC) and the silhouette, in the space it clusters in. Returns (scores, clusterer name)."""
     stored = stored_run(root, key)
-    entry = CLUSTERERS[stored.config.analysis_method.clusterer]
+    entry = CLUSTERERS[stored.metrics["model"]["clusterer"]]
     entry = CLUSTERERS[entry.base] if entry.base else entry  # a self-trained clusterer: its base at each k
     features = stack_inputs(entry, {"latent": stored.latent[stored.sample], "manifold": stored.manifold[stored.sample]})
     scores = analysis.k_selection_scores(features, lambda k: entry.make(n_clusters=k, seed=stored.config.seed,

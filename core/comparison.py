@@ -50,8 +50,8 @@ def comparison_stage(config, fitted, analysed, sample: np.ndarray, outputs: dict
         knn = analysis.nearest_neighbors(features["pixels"])
         cached["pixel_manifold"] = manifold_embedding(config.seed).fit(features["pixels"], knn).embedding_
     features["pixel_manifold"] = cached["pixel_manifold"]
-    known = {**cached, **({f"cluster: {fitted.method.clusterer}": outputs["cluster"],
-                           f"score: {fitted.method.scorer}": outputs["anomaly_score"]} if whole_sample else {})}
+    known = {**cached, **({f"cluster: {fitted.clusterer_name}": outputs["cluster"],
+                           f"score: {fitted.scorer_name}": outputs["anomaly_score"]} if whole_sample else {})}
 
     def cluster(entry):
         clusterer = entry.make(n_clusters=config.clusters, seed=config.seed, image_shape=analysed.image_shape)

@@ -152,26 +152,25 @@ class MixtureClusterer:
 class SelfTrainedClusterer:
     """A clustering sharpened by self-training: a base clusterer groups the manifold rows, then a
     small CNN learns to tell those groups apart from the images themselves (under random shifts,
-    small rotations and, for photos, mirror images; with label smoothing) and assigns every image.
-    It fixes the base's uncertain borders; it cannot undo two groups merged into one.
+    small rotations for grey images and mirror images for photos; with label smoothing) and assigns
+    every image. It fixes the base's uncertain borders; it cannot undo two groups merged into one.
 
     X is ``[manifold (m columns), pixels (H*W*C columns)]``; ``image_shape`` says how the pixels
     form images. Parameters: ``base`` (an unfitted clusterer with ``fit(manifold)`` and
-    ``labels_``), ``epochs``, ``widths`` (the two convolutions' filters), ``mirror``, ``seed``,
-    ``max_images`` (a seeded sample of at most this many images trains the CNN).
+    ``labels_``), ``min_steps`` (training steps at least, in epochs of at least ``epochs``),
+    ``seed``, ``max_images`` (a seeded sample of at most this many images trains the CNN). Photos
+    (three channels) get a wider CNN (32-64 filters against 16-32) and mirror images.
 
     Attributes after ``fit``: ``labels_`` (M,), ``base_labels_`` (M,), ``network_`` (the CNN).
     """
 
-    def __init__(self, base, image_shape, n_clusters=10, seed=0, epochs=8, widths=(16, 32), mirror=False,
-                 max_images=60_000):
+    def __init__(self, base, image_shape, n_clusters=10, seed=0, epochs=8, min_steps=800, max_images=60_000):
         self.base = base
         self.image_shape = tuple(image_shape)
         self.n_clusters = n_clusters
         self.seed = seed
         self.epochs = epochs
-        self.widths = widths
-        self.mirror = mirror
+        self.min_steps = min_steps
         self.max_images = max_images
 
     def _split(self, X) -> tuple[np.ndarray, np.ndarray]:
@@ -189,7 +188,8 @@ class SelfTrainedClusterer:
         self.network_ = self._network(keras)
         trained = analysis.reference_sample(len(images), self.seed, self.max_images)
         targets = np.eye(self.n_clusters, dtype=np.float32)[self.base_labels_[trained]]
-        self.network_.fit(images[trained], targets, epochs=self.epochs, batch_size=128, shuffle=True, verbose=0)
+        epochs = max(self.epochs, -(-self.min_steps // -(-len(trained) // BATCH)))
+        self.network_.fit(images[trained], targets, epochs=epochs, batch_size=BATCH, shuffle=True, verbose=0)
         self.labels_ = self._assign(images)
         return self
 
@@ -204,11 +204,13 @@ class SelfTrainedClusterer:
     def _network(self, keras):
         from keras import layers
 
+        photos = self.image_shape[-1] == 3
+        shift = max(0.1, 1.0 / min(self.image_shape[:2]))  # at least a pixel
         inputs = keras.Input(self.image_shape)
-        x = layers.RandomFlip("horizontal")(inputs) if self.mirror else inputs
-        x = layers.RandomRotation(0.05, fill_mode="constant")(x)
-        x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant")(x)
-        for width in self.widths:
+        x = layers.RandomFlip("horizontal")(inputs) if photos else layers.RandomRotation(0.05, fill_mode="constant")(
+            inputs)
+        x = layers.RandomTranslation(shift, shift, fill_mode="constant")(x)
+        for width in (32, 64) if photos else (16, 32):
             x = layers.Conv2D(width, 3, activation="relu", padding="same")(x)
             x = layers.MaxPooling2D(2, padding="same")(x)
         x = layers.Dense(128, activation="relu")(layers.Flatten()(x))
@@ -219,6 +221,9 @@ class SelfTrainedClusterer:
 
     def selection_score(self, X) -> float:
         return self.base.selection_score(self._split(X)[0])
+
+
+BATCH = 128
 
 
 # --- anomaly scorers -------------------------------------------------------------------------------
@@ -296,46 +301,53 @@ class ColumnScorer(Scorer):
 
 
 class LatentAndReconstructionScorer(Scorer):
-    """The default anomaly score: a robust z-score of the mean cosine distance to the
-    ``n_neighbors`` nearest fitted images in the latent space (all of them, or a seeded sample of
-    ``analysis.MAX_REFERENCE``), plus a robust z-score of the reconstruction error; both standardized
-    by their spread over a seeded sample of at most 2,000 fitted images (``analysis.reference_sample``).
+    """The default anomaly score, from two robust z-scores (each in units of its spread over a seeded
+    sample of at most 2,000 fitted images, ``analysis.reference_sample``): the mean cosine distance to
+    the ``n_neighbors`` nearest fitted images in the latent space (all of them, or a seeded sample of
+    ``analysis.MAX_REFERENCE``), and the reconstruction error.
 
-    X is ``[latent (d columns), cross_entropy, squared_error]``. With ``novelty`` (the model
-    trained on clean images other than the analysed ones), the reconstruction term is the larger of
-    the cross-entropy and squared-error z-scores; without it, the cross-entropy alone: an
-    autoencoder trained on the analysed images learns to draw their faint anomalies too, so only
-    their cross-entropy stays high (docs/benchmarks.md).
+    X is ``[latent (d columns), cross_entropy, squared_error]``. When the model trained on the
+    analysed images themselves, the score is the larger of the distance (100 neighbours) and the
+    cross-entropy z-scores: an odd image far from the rest or badly drawn stands out either way, and
+    the autoencoder, trained on it too, draws its faint odd images well enough that only their
+    cross-entropy stays high. With ``novelty`` (trained on clean images other than the analysed
+    ones), it is the distance z-score (50 neighbours) plus the larger of the cross-entropy and
+    squared-error z-scores. Measurements: docs/benchmarks.md.
     """
 
-    def __init__(self, contamination=0.01, seed=0, n_neighbors=50, novelty=False):
+    def __init__(self, contamination=0.01, seed=0, n_neighbors=None, novelty=False):
         self.contamination = contamination
         self.seed = seed
         self.n_neighbors = n_neighbors
         self.novelty = novelty
+
+    @property
+    def neighbours(self) -> int:
+        return self.n_neighbors or (50 if self.novelty else 100)
 
     def fit(self, X):
         X = np.asarray(X, dtype=np.float32)
         latent, cross_entropy, squared_error = analysis.unit_rows(X[:, :-2]), X[:, -2], X[:, -1]
         self.reference_, own = _reference_rows(latent, self.seed)
         self.sample_ = analysis.reference_sample(len(X), seed=self.seed)
-        distance = analysis.knn_distance_scores(latent, self.reference_, self.n_neighbors, own_rows=own)
+        distance = analysis.knn_distance_scores(latent, self.reference_, self.neighbours, own_rows=own)
         self.spread_ = {"distance": distance[self.sample_], "cross_entropy": cross_entropy[self.sample_],
                         "squared_error": squared_error[self.sample_]}
         return self._set_threshold(self._combine(distance, cross_entropy, squared_error))
 
     def decision_function(self, X) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)
-        distance = analysis.knn_distance_scores(analysis.unit_rows(X[:, :-2]), self.reference_, self.n_neighbors)
+        distance = analysis.knn_distance_scores(analysis.unit_rows(X[:, :-2]), self.reference_, self.neighbours)
         return self._combine(distance, X[:, -2], X[:, -1])
 
     def _combine(self, distance, cross_entropy, squared_error) -> np.ndarray:
         spread = self.spread_
+        distance = analysis.robust_standardize(distance, spread["distance"])
         reconstruction = analysis.robust_standardize(cross_entropy, spread["cross_entropy"])
-        if self.novelty:
-            reconstruction = np.maximum(reconstruction,
-                                        analysis.robust_standardize(squared_error, spread["squared_error"]))
-        return analysis.robust_standardize(distance, spread["distance"]) + reconstruction
+        if not self.novelty:
+            return np.maximum(distance, reconstruction)
+        return distance + np.maximum(reconstruction, analysis.robust_standardize(squared_error,
+                                                                                 spread["squared_error"]))
 
 
 # --- the registry ----------------------------------------------------------------------------------
@@ -373,7 +385,8 @@ def _self_trained(n_clusters=10, seed=0, image_shape=None, quick=False, **_):
     base = KMeansClusterer(n_clusters=n_clusters, seed=seed, **({"n_init": 2} if quick else {}))
     if image_shape is None:
         raise ValueError("self-training needs the images' shape")
-    return SelfTrainedClusterer(base, image_shape, n_clusters=n_clusters, seed=seed, mirror=image_shape[-1] == 3)
+    return SelfTrainedClusterer(base, image_shape, n_clusters=n_clusters, seed=seed,
+                                epochs=10 if image_shape[-1] == 3 else 8)
 
 
 SELF_TRAINED = "KMeans in manifold, self-trained"
@@ -400,8 +413,9 @@ SCORERS = {entry.name: entry for entry in [
     Entry(DEFAULT_SCORE, "default", ("latent", "cross_entropy", "squared_error"),
           lambda contamination=0.01, seed=0, novelty=False, **_: LatentAndReconstructionScorer(
               contamination=contamination, seed=seed, novelty=novelty),
-          "distance to the 50 nearest images in the latent space plus reconstruction error, each measured "
-          "in units of its spread over the training images"),
+          "the distance to the nearest images in the latent space and the reconstruction error, each in units "
+          "of its spread over the training images: the larger of the two (or, against separate clean training "
+          "images, their sum)"),
     Entry("IsolationForest on latent", "IForest, latent", ("latent",),
           lambda contamination=0.01, seed=0, **_: IsolationForestScorer(contamination=contamination, seed=seed),
           "IsolationForest on the latent vectors (the project's starting question)"),

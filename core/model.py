@@ -22,8 +22,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from core import import_keras
-from core.analysis import squared_error
+from core.analysis import cross_entropy_error, squared_error
 from core.errors import UserInputError
+from core.prepare import PREPARATIONS, prepare
 from core.presets import PRESETS, TrainingPlan, preset_named, training_plan
 
 PREDICT_BATCH_SIZE = 1024
@@ -124,6 +125,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         latent_shape_: shape of one latent tensor before flattening; ``n_latent_`` = its size.
         history_: {"loss": [...], "val_loss": [...]} per epoch (mean loss per pixel).
         implementation_: the form the network trained in ("keras" for presets with one form).
+        design_: the :class:`~core.presets.Design` the preset chose for the data, or None.
+        preparation_: (how, downsample factor) of :meth:`prepare`.
     """
 
     def __init__(self, preset="default", latent_dim=10, epochs=None, batch_size=None,
@@ -137,52 +140,70 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.verbose = verbose
         self.implementation = implementation
 
-    def plan(self, n_images: int) -> TrainingPlan:
-        """The epochs, batch size and validation images ``fit`` uses on ``n_images`` images;
-        UserInputError if a setting cannot work."""
+    def plan(self, n_images: int, image_shape=None) -> TrainingPlan:
+        """The epochs, batch size and validation images ``fit`` uses on ``n_images`` images of
+        ``image_shape``; UserInputError if a setting cannot work."""
         if not float(self.latent_dim).is_integer() or self.latent_dim < 1:
             raise UserInputError(f"latent size must be a whole number of at least 1, got {self.latent_dim}")
-        return training_plan(self.preset, self.epochs, self.batch_size, n_images, self.validation_fraction)
+        return training_plan(self.preset, self.epochs, self.batch_size, n_images, self.validation_fraction,
+                             image_shape)
 
     def fit(self, X, y=None, callbacks=None):
         """Train on images X (N, H, W, C). ``y`` is ignored; ``callbacks`` are Keras callbacks."""
         keras = import_keras()
 
         images = as_images(X)
-        plan = self.plan(len(images))
+        plan = self.plan(len(images), images.shape[1:])
         with _FIT_LOCK:
             return self._fit(keras, images, plan, callbacks)
 
     def _fit(self, keras, images, plan: TrainingPlan, callbacks):
         recipe = preset_named(self.preset)
         keras.utils.set_random_seed(int(self.seed))
+        self.image_shape_ = images.shape[1:]
+        self.design_ = recipe.design(self.image_shape_, len(images)) if recipe.design else None
+        self.preparation_ = (self.design_.prepare, self.design_.downsample) if self.design_ else ("none", 1)
+        images = self.prepare(images)
         order = np.random.default_rng(self.seed).permutation(len(images))
         n_validation, epochs, batch_size = plan.n_validation, plan.epochs, plan.batch_size
         train, validation = images[order[n_validation:]], images[order[:n_validation]]
 
-        self.image_shape_ = images.shape[1:]
-        steps = epochs * -(-len(train) // batch_size)
-        self.implementation_ = self._implementation(recipe, steps)
+        steps_per_epoch = -(-len(train) // batch_size)
+        self.implementation_ = self._implementation(recipe, epochs * steps_per_epoch)
         options = {"shifted": self.implementation_ != "keras"} if recipe.implementations else {}
-        self.encoder_, self.decoder_ = recipe.build(self.image_shape_, int(self.latent_dim), **options)
+        if self.design_:
+            options.update(widths=self.design_.widths, mean_image=train.mean(axis=0))
+        self.encoder_, self.decoder_ = recipe.build(images.shape[1:], int(self.latent_dim), **options)
         self._assemble()
         optimizer = keras.optimizers.get({"class_name": recipe.optimizer,
                                           "config": {"learning_rate": recipe.learning_rate}})
-        jit_compile = self.implementation_ == "shifted+xla"
         self.model_.compile(optimizer=optimizer, loss=recipe.loss, steps_per_execution=STEPS_PER_EXECUTION,
-                            jit_compile=jit_compile)
-        validation_loss = [_validation_loss_callback(validation, recipe.loss)] if n_validation else []
-        history = self.model_.fit(
-            _image_batches(train, batch_size, seed=int(self.seed)),
-            epochs=epochs,
-            steps_per_epoch=-(-len(train) // batch_size),
-            shuffle=False,
-            callbacks=validation_loss + list(callbacks or []),
-            verbose=self.verbose,
-        )
-        self.history_ = {key: [float(v) for v in values] for key, values in history.history.items()}
+                            jit_compile=self.implementation_ == "shifted+xla")
+        callbacks = ([_validation_loss_callback(validation, recipe.loss)] if n_validation else []) + list(callbacks or [])
+        trim = self.design_.trim if self.design_ else None
+        first = epochs if trim is None or epochs < 2 else max(1, min(epochs - 1, -(-3 * epochs // 10)))
+        history = self._epochs(train, batch_size, 0, first, callbacks)
+        if first < epochs:  # robust training: the rest without the images it draws worst so far
+            errors = cross_entropy_error(train, _predict(self.model_, train))
+            kept = train[errors <= np.quantile(errors, trim)]
+            later = self._epochs(kept, min(batch_size, len(kept)), first, epochs, callbacks, steps_per_epoch)
+            history = {key: history.get(key, []) + later.get(key, []) for key in later}
+        self.history_ = {key: [float(v) for v in values] for key, values in history.items()}
         self.model_.jit_compile = False  # predictions run once per batch size: not worth an XLA compile
         return self
+
+    def _epochs(self, train, batch_size, first, last, callbacks, steps_per_epoch=None) -> dict:
+        """Train epochs ``first``..``last`` - 1 on ``train``; returns their history."""
+        history = self.model_.fit(
+            _image_batches(train, batch_size, seed=int(self.seed) + first),
+            initial_epoch=first,
+            epochs=last,
+            steps_per_epoch=steps_per_epoch or -(-len(train) // batch_size),
+            shuffle=False,
+            callbacks=callbacks,
+            verbose=self.verbose,
+        )
+        return history.history
 
     def _implementation(self, recipe, steps: int) -> str:
         if not recipe.implementations:
@@ -202,42 +223,50 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
         inputs = keras.Input(shape=self.encoder_.input_shape[1:])
         outputs = self.decoder_(self.encoder_(inputs))
-        self.model_ = keras.Model(inputs, outputs, name=f"autoencoder_{self.preset}")
+        how, factor = self.preparation_
+        suffix = "" if (how, factor) == ("none", 1) else f"__{how}_{factor}"  # read back by load()
+        self.model_ = keras.Model(inputs, outputs, name=f"autoencoder_{self.preset}{suffix}")
         self.latent_shape_ = tuple(self.encoder_.output_shape[1:])
         self.n_latent_ = int(np.prod(self.latent_shape_))
 
-    def _check_fitted_input(self, X) -> np.ndarray:
+    def prepare(self, X) -> np.ndarray:
+        """Images (N, H, W, C) as the network sees them (``core.prepare``: straightened grey images,
+        standardised photos, averaged down, or as they are); the reconstructions are of these."""
+        how, factor = getattr(self, "preparation_", ("none", 1))
+        return prepare(as_images(X), how, factor)
+
+    def _network_input(self, X) -> np.ndarray:
         if not hasattr(self, "model_"):
             raise RuntimeError("this Autoencoder is not fitted yet; call fit first")
-        images = as_images(X)
-        if images.shape[1:] != tuple(self.image_shape_):
-            raise UserInputError(
-                f"the model was trained on {tuple(self.image_shape_)} images, got {images.shape[1:]}"
-            )
+        images = self.prepare(X)
+        if images.shape[1:] != tuple(self.model_.input_shape[1:]):
+            raise UserInputError(f"the model was trained on {tuple(self.image_shape_)} images, "
+                                 f"got {as_images(X).shape[1:]}")
         return images
 
     def transform(self, X) -> np.ndarray:
         """Encode images (N, H, W, C) to a float32 latent matrix (N, n_latent_)."""
-        images = self._check_fitted_input(X)
+        images = self._network_input(X)
         latent = _predict(self.encoder_, images)
         return latent.reshape(len(images), -1).astype(np.float32)
 
     def inverse_transform(self, latent) -> np.ndarray:
-        """Decode a latent matrix (N, n_latent_) to float32 images (N, H, W, C) in [0, 1]."""
+        """Decode a latent matrix (N, n_latent_) to float32 images in [0, 1], as the network sees
+        images (see :meth:`prepare`)."""
         if not hasattr(self, "model_"):
             raise RuntimeError("this Autoencoder is not fitted yet; call fit first")
         latent = np.asarray(latent, dtype=np.float32).reshape((-1, *self.latent_shape_))
         return _predict(self.decoder_, latent).astype(np.float32)
 
     def reconstruct(self, X) -> np.ndarray:
-        """Encode then decode images (N, H, W, C); returns images of the same shape."""
-        images = self._check_fitted_input(X)
-        return _predict(self.model_, images).astype(np.float32)
+        """Encode then decode images (N, H, W, C): the network's attempt at :meth:`prepare` of them."""
+        return _predict(self.model_, self._network_input(X)).astype(np.float32)
 
     def reconstruction_error(self, X) -> np.ndarray:
-        """Mean squared pixel error per image, shape (N,), pixel values in [0, 1]."""
-        images = self._check_fitted_input(X)
-        return squared_error(images, self.reconstruct(images))
+        """Mean squared pixel error per image, shape (N,), pixel values in [0, 1], of the
+        reconstruction against the prepared image."""
+        images = self._network_input(X)
+        return squared_error(images, _predict(self.model_, images))
 
     def save(self, path) -> Path:
         """Write the fitted model as one ``.keras`` file of stock Keras layers (see :func:`portable`)."""
@@ -260,10 +289,13 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             raise UserInputError(f"'{path.name}' is not a model this tool can load safely ({error})") from error
         except Exception as error:
             raise UserInputError(f"'{path.name}' is not a readable .keras model ({type(error).__name__})") from error
-        preset = model.name.removeprefix("autoencoder_")
+        preset, _, preparation = model.name.removeprefix("autoencoder_").partition("__")
         estimator = cls(preset=preset if preset in PRESETS else "default")
         estimator.encoder_, estimator.decoder_ = encoder, decoder
-        estimator.image_shape_ = tuple(encoder.input_shape[1:])
+        how, _, factor = preparation.rpartition("_")
+        estimator.preparation_ = (how, int(factor)) if how in PREPARATIONS and factor.isdigit() else ("none", 1)
+        height, width, channels = encoder.input_shape[1:]
+        estimator.image_shape_ = (height * estimator.preparation_[1], width * estimator.preparation_[1], channels)
         if len(encoder.output_shape) == 2:
             estimator.latent_dim = int(encoder.output_shape[1])
         estimator.model_ = model

@@ -36,7 +36,15 @@ from core.data import ImageSet, check_source_size, load_train_and_analysis_sets
 from core.engine import LocalEngine, peak_rss_mb
 from core.errors import UserInputError
 from core.files import sha256, write_atomically, write_npz, write_text
-from core.methods import CLUSTERERS, SCORERS, manifold_embedding, map_embedding, stack_inputs
+from core.methods import (
+    CLUSTERERS,
+    DEFAULT_SCORE,
+    SCORERS,
+    SELF_TRAINED,
+    manifold_embedding,
+    map_embedding,
+    stack_inputs,
+)
 from core.presets import training_plan
 from core.progress import Progress
 
@@ -55,19 +63,34 @@ STAGES = ("load", "train", "encode", "map", "cluster", "anomaly", "apply", "comp
 
 @dataclass(frozen=True)
 class Method:
-    """An analysis of the latent: which registry clusterer and anomaly scorer a run uses."""
+    """An analysis of the latent: which registry clusterer and anomaly scorer a run uses.
+
+    ``small_images_clusterer``, when set, replaces ``clusterer`` for images under
+    ``SMALL_IMAGE_SIDE`` pixels a side: too small for a CNN to learn more than the clusters
+    already say (the built-in 8x8 digits: docs/benchmarks.md)."""
 
     clusterer: str
     scorer: str
+    small_images_clusterer: str | None = None
+
+    def clusterer_for(self, image_shape) -> str:
+        """The clusterer a run on (H, W, C) images uses."""
+        if self.small_images_clusterer and min(image_shape[:2]) < SMALL_IMAGE_SIDE:
+            return self.small_images_clusterer
+        return self.clusterer
 
     @property
     def description(self) -> str:
-        return (f"clusters: {self.clusterer} ({CLUSTERERS[self.clusterer].description}); "
-                f"anomaly score: {self.scorer} ({SCORERS[self.scorer].description})")
+        text = f"clusters: {self.clusterer} ({CLUSTERERS[self.clusterer].description})"
+        if self.small_images_clusterer:
+            text += f", or {self.small_images_clusterer} for images under {SMALL_IMAGE_SIDE} pixels a side"
+        return text + f"; anomaly score: {self.scorer} ({SCORERS[self.scorer].description})"
 
+
+SMALL_IMAGE_SIDE = 16
 
 METHODS = {
-    "default": Method(clusterer="Gaussian mixture in manifold", scorer="default score"),
+    "default": Method(clusterer=SELF_TRAINED, scorer=DEFAULT_SCORE, small_images_clusterer="KMeans in manifold"),
     "seed": Method(clusterer="KMeans on latent", scorer="IsolationForest on latent"),
 }
 
@@ -166,7 +189,8 @@ class FittedPipeline:
     map: object
     clusterer: object
     scorer: object
-    method: Method
+    clusterer_name: str
+    scorer_name: str
     model_path: str | None = None
 
     def apply(self, images: np.ndarray, seconds: dict | None = None) -> dict[str, np.ndarray]:
@@ -187,11 +211,11 @@ class FittedPipeline:
         seconds["map"] = seconds.get("map", 0.0) + time.perf_counter() - start
         start = time.perf_counter()
         features["pixels"] = flat(images)
-        features["cluster"] = self.clusterer.predict(stack_inputs(CLUSTERERS[self.method.clusterer], features))
+        features["cluster"] = self.clusterer.predict(stack_inputs(CLUSTERERS[self.clusterer_name], features))
         del features["pixels"]
         seconds["cluster"] = seconds.get("cluster", 0.0) + time.perf_counter() - start
         start = time.perf_counter()
-        features["anomaly_score"] = self.scorer.decision_function(stack_inputs(SCORERS[self.method.scorer], features))
+        features["anomaly_score"] = self.scorer.decision_function(stack_inputs(SCORERS[self.scorer_name], features))
         seconds["anomaly"] = seconds.get("anomaly", 0.0) + time.perf_counter() - start
         features["reconstruction_error"] = features.pop("squared_error")
         features.pop("cross_entropy")
@@ -225,12 +249,13 @@ def flat(images: np.ndarray) -> np.ndarray:
 
 def encode(model: Autoencoder, images: np.ndarray) -> dict[str, np.ndarray]:
     """``latent`` (n, d) and the per-image reconstruction errors ``cross_entropy`` and
-    ``squared_error`` (n,) of (n, H, W, C) images."""
+    ``squared_error`` (n,) of (n, H, W, C) images (against the images as the network sees them)."""
+    prepared = model.prepare(images)
     latent = model.transform(images)
     reconstruction = model.inverse_transform(latent)
     return {"latent": latent,
-            "cross_entropy": analysis.cross_entropy_error(images, reconstruction).astype(np.float32),
-            "squared_error": analysis.squared_error(images, reconstruction).astype(np.float32)}
+            "cross_entropy": analysis.cross_entropy_error(prepared, reconstruction).astype(np.float32),
+            "squared_error": analysis.squared_error(prepared, reconstruction).astype(np.float32)}
 
 
 # --- the run ------------------------------------------------------------------------------------------
@@ -260,7 +285,8 @@ def run_pipeline(config: RunConfig, train_set: ImageSet | None = None, analysis_
         analysed_sample = analysis_set.read(sample)
         train_sample = analysed_sample if same_set else train_set.read(fit_sample(len(train_set), config.fit_sample,
                                                                                 config.seed))
-        plan = training_plan(config.preset, config.epochs, config.batch_size, len(train_sample))
+        plan = training_plan(config.preset, config.epochs, config.batch_size, len(train_sample),
+                             image_shape=analysis_set.image_shape)
         progress.plan(len(train_sample), len(analysis_set), int(np.prod(analysis_set.image_shape)), plan.epochs,
                       [name for name in STAGES if name != "load" and (name != "apply" or len(sample) < len(analysis_set))])
 
@@ -311,7 +337,8 @@ def fit_pipeline(config: RunConfig, train_images: ImageSet, analysed: ImageSet, 
         manifold, flat_map = fit_embeddings(outputs["latent"], config.seed)
         outputs["manifold"], outputs["map"] = manifold.embedding_, flat_map.embedding_
     with progress.run_stage("cluster"):
-        entry = CLUSTERERS[method.clusterer]
+        clusterer_name = method.clusterer_for(analysed.image_shape)
+        entry = CLUSTERERS[clusterer_name]
         clusterer = entry.make(n_clusters=config.clusters, seed=config.seed, image_shape=analysed.image_shape)
         outputs["cluster"] = clusterer.fit(stack_inputs(entry, {**outputs, "pixels": flat(analysed.images)})).labels_
     with progress.run_stage("anomaly"):
@@ -323,7 +350,8 @@ def fit_pipeline(config: RunConfig, train_images: ImageSet, analysed: ImageSet, 
     outputs["reconstruction_error"] = outputs["squared_error"]
     if not same_set:
         reference["pixels"] = flat(train_images.images)
-    return FittedPipeline(model, manifold, flat_map, clusterer, scorer, method), outputs, reference
+    return (FittedPipeline(model, manifold, flat_map, clusterer, scorer, clusterer_name, method.scorer), outputs,
+            reference)
 
 
 def fit_embeddings(latent: np.ndarray, seed: int):
@@ -388,7 +416,10 @@ def assemble(config: RunConfig, model, analysis_set, train_set, sample: np.ndarr
                  "fit_sample": len(sample), "compared": len(comparison)},
         "model": {"preset": config.preset, "latent_size": int(outputs["latent"].shape[1]),
                   "implementation": getattr(model, "implementation_", None),
-                  "method": config.resolved_method(), "clusterer": config.analysis_method.clusterer,
+                  "network": model.design_.describe(train_set.image_shape, int(outputs["latent"].shape[1]))
+                  if getattr(model, "design_", None) else config.preset,
+                  "method": config.resolved_method(),
+                  "clusterer": config.analysis_method.clusterer_for(analysis_set.image_shape),
                   "scorer": config.analysis_method.scorer},
         "history": model.history_ if history is None else history,
         "seconds": seconds,

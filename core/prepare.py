@@ -1,4 +1,4 @@
-"""What an image goes through before the autoencoder sees it.
+"""What an image goes through before the autoencoder sees it (the design's ``prepare``).
 
 :func:`straighten` removes the slant of grey images and centres them, one image at a time: the
 shear that makes the rows' and columns' second moments uncorrelated, and the shift that moves the
@@ -10,6 +10,36 @@ image's result depends on that image alone, so it applies in any batch, on any w
 from __future__ import annotations
 
 import numpy as np
+
+PREPARATIONS = ("none", "straighten", "standardize")
+
+
+def prepare(images: np.ndarray, how: str = "none", downsample: int = 1) -> np.ndarray:
+    """(N, H, W, C) images in [0, 1] as the network sees them: averaged down by ``downsample``, then
+    straightened (grey images), standardised (photos) or left as they are. Image by image."""
+    if downsample > 1:
+        images = average_down(images, downsample)
+    if how == "straighten":
+        return straighten(images)
+    if how == "standardize":
+        return standardize(images)
+    return images
+
+
+def average_down(images: np.ndarray, factor: int) -> np.ndarray:
+    """(N, H, W, C) -> (N, H // factor, W // factor, C): the mean of each factor x factor block."""
+    count, height, width, channels = images.shape
+    height, width = height - height % factor, width - width % factor
+    blocks = images[:, :height, :width].reshape(count, height // factor, factor, width // factor, factor, channels)
+    return blocks.mean(axis=(2, 4)).astype(np.float32)
+
+
+def standardize(images: np.ndarray) -> np.ndarray:
+    """Each image's pixels minus their mean, over their standard deviation, squashed into (0, 1) by a
+    sigmoid: what is left is the image's pattern, not its brightness or contrast."""
+    mean = images.mean(axis=(1, 2, 3), keepdims=True)
+    spread = np.maximum(images.std(axis=(1, 2, 3), keepdims=True), 1e-3)
+    return (1.0 / (1.0 + np.exp(-(images - mean) / spread))).astype(np.float32)
 
 
 def straighten(images: np.ndarray) -> np.ndarray:

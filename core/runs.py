@@ -147,6 +147,11 @@ class RunStore:
             for name in ("clustering", "anomaly", "comparison"):
                 metrics.pop(name, None)
             metrics.update(evaluate(analysis_set, table, comparison))
+            entry = CLUSTERERS[stored.metrics["model"]["clusterer"]]
+            if entry.base:  # what _clustering used instead
+                metrics["model"] = {**metrics["model"], "clusterer": entry.base,
+                                    "note": f"at k = {config.clusters} the clusters come from {entry.base}; "
+                                            f"{entry.name} trains its network with the run, at its own k"}
         return RunResult(config=config, model=None, table=table, latent=stored.latent, manifold=stored.manifold,
                          sample=stored.sample, comparison=comparison, pixel_manifold=stored.pixel_manifold,
                          metrics=metrics)
@@ -167,7 +172,7 @@ class RunStore:
         if kept is not None:
             return kept
         features = {"latent": stored.latent, "manifold": stored.manifold}
-        entry = CLUSTERERS[stored.config.analysis_method.clusterer]
+        entry = CLUSTERERS[stored.metrics["model"]["clusterer"]]
         entry = CLUSTERERS[entry.base] if entry.base else entry  # no network training in the app's server
         sample = stored.sample
         clusterer = entry.make(n_clusters=config.clusters, seed=stored.config.seed)

@@ -14,7 +14,7 @@ st.title("Anomalies")
 bundle, key, result = state.result_or_stop()
 config = state.selection().config
 table, comparison = result.table, result.comparison
-in_use = config.analysis_method.scorer
+in_use = result.metrics["model"]["scorer"]
 whole = len(comparison) == len(table)
 
 rank_by = st.selectbox("Rank by", list(SCORERS), index=list(SCORERS).index(in_use), key="rank_by",

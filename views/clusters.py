@@ -16,7 +16,9 @@ config = state.selection().config
 root = str(cache.runs_dir())
 table = result.table
 clusters = table["cluster"].to_numpy()
-in_use = config.analysis_method.clusterer
+in_use = result.metrics["model"]["clusterer"]
+if "note" in result.metrics["model"]:
+    st.caption(result.metrics["model"]["note"].capitalize() + ".")
 
 left, right = st.columns(2)
 with left:
