@@ -1,7 +1,8 @@
 """The comparison: every clusterer and anomaly scorer of the registry side by side on one run.
 
 :func:`comparison_stage` is the pipeline's ``compare`` stage: each method fitted on the first
-``COMPARE_SAMPLE`` images of the fit sample (the raw-pixel ones kept per data set and reused).
+images of the fit sample, or a seeded ``COMPARE_SAMPLE`` of them (the raw-pixel ones kept per data set
+and reused).
 :func:`comparison_scores` judges them against labels and anomaly flags where the data has them;
 :func:`clusterer_agreement` and :func:`scorer_agreement` compare them with each other where it has
 none.
@@ -20,14 +21,14 @@ from core import analysis
 from core.files import write_atomically
 from core.methods import CLUSTERERS, SCORERS, manifold_embedding, stack_inputs
 
-COMPARE_SAMPLE = 10_000
+COMPARE_SAMPLE = 12_000
 BASELINES_VERSION = 1  # raise when the raw-pixel methods change: older kept baselines are ignored
 
 
 def comparison_stage(config, fitted, analysed, sample: np.ndarray, outputs: dict,
             reference: dict, baselines: Path | None = None, fingerprint: str | None = None
             ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Every registry clusterer and scorer on the first ``COMPARE_SAMPLE`` images of the fit sample.
+    """Every registry clusterer and scorer on the fit sample, or a seeded ``COMPARE_SAMPLE`` of it.
 
     ``analysed`` holds the fit sample's images (at positions ``sample``) and ``outputs`` their
     results; ``reference`` the features of the training images (with ``pixels``), which the scorers
@@ -37,7 +38,9 @@ def comparison_stage(config, fitted, analysed, sample: np.ndarray, outputs: dict
     compared images are the whole fit sample; the raw-pixel columns are kept in ``baselines`` under
     the data's ``fingerprint`` and reused.
     """
-    compared = np.arange(min(len(sample), COMPARE_SAMPLE))
+    compared = np.arange(len(sample))
+    if len(sample) > COMPARE_SAMPLE:
+        compared = np.sort(np.random.default_rng(config.seed).choice(len(sample), COMPARE_SAMPLE, replace=False))
     whole_sample = len(compared) == len(sample)
     same_set = reference is outputs
     features = {name: np.asarray(values)[compared] for name, values in outputs.items() if name != "pixels"}
