@@ -205,7 +205,7 @@ class SelfTrainedClusterer:
         from keras import layers
 
         photos = self.image_shape[-1] == 3
-        shift = max(0.1, 1.0 / min(self.image_shape[:2]))  # at least a pixel
+        shift = max(0.125 if photos else 0.1, 1.0 / min(self.image_shape[:2]))  # at least a pixel
         inputs = keras.Input(self.image_shape)
         x = layers.RandomFlip("horizontal")(inputs) if photos else layers.RandomRotation(0.05, fill_mode="constant")(
             inputs)
