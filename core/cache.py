@@ -123,7 +123,9 @@ def decoded_centroids(root: str, key: str, config: RunConfig) -> np.ndarray:
 
 
 @st.cache_data(show_spinner="Reconstructing the images…", max_entries=16)
-def reconstructions(root: str, key: str, data_spec: str, indices: tuple[int, ...]) -> np.ndarray:
-    """(n, H, W, C) reconstructions of the analysed images at ``indices``."""
+def reconstructions(root: str, key: str, data_spec: str, indices: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(network inputs, reconstructions), each (n, h, w, C): the analysed images at ``indices`` as the
+    network sees them (straightened, standardised or as they are), and its attempt at them."""
     images = load_data(data_spec).analysis.read(np.asarray(indices, dtype=np.int64)).images
-    return trained_model(root, key).reconstruct(images)
+    model = trained_model(root, key)
+    return model.prepare(images), model.reconstruct(images)

@@ -11,7 +11,7 @@ from tests.browser import ROOT, chromium_page, streamlit_server, wait_for_app_id
 
 PAGES = {  # page -> (text shown once the page is complete, plotly charts on it, screenshot name)
     "Data": ("Sample", 1, "data"),
-    "Training": ("Originals and reconstructions", 1, "training"),
+    "Training": ("As the network sees them, and its reconstructions", 1, "training"),
     "Latent map": ("Selected images", 1, "latent_map"),
     "Clusters": ("Clusters against true labels", 3, "clusters"),
     "Anomalies": ("Contamination", 2, "anomalies"),

@@ -47,11 +47,12 @@ def show(index: int) -> None:
 
     st.markdown("**Why is it odd?** The autoencoder's attempt at it, where that attempt differs, and the "
                 "most similar ordinary images (nearest in the latent space, below the anomaly threshold).")
-    reconstruction = cache.reconstructions(str(cache.runs_dir()), key, config.data, (index,))[0]
+    seen, reconstruction = (images[0] for images in cache.reconstructions(str(cache.runs_dir()), key, config.data,
+                                                                           (index,)))
     left, middle, right = st.columns(3)
-    left.image(gallery.to_display(image, 160), caption="original")
+    left.image(gallery.to_display(seen, 160), caption="as the network sees it")
     middle.image(gallery.to_display(reconstruction, 160), caption="reconstruction")
-    right.plotly_chart(figures.error_map(np.abs(image - reconstruction).mean(axis=-1)), width="stretch")
+    right.plotly_chart(figures.error_map(np.abs(seen - reconstruction).mean(axis=-1)), width="stretch")
     nearest = nearest_normal(result.latent, scores, threshold, index)
     gallery.show_images(analysed.read(nearest).images, [str(result.table["id"].iloc[i]) for i in nearest],
                         columns=NEAREST)

@@ -83,9 +83,10 @@ def paged(items, page_size: int, key: str):
     return items[first:first + page_size]
 
 
-def show_pairs(originals: np.ndarray, reconstructions: np.ndarray, columns: int = 10) -> None:
-    """Each row of originals followed by a row of their reconstructions."""
+def show_pairs(originals: np.ndarray, reconstructions: np.ndarray, columns: int = 10,
+               names: tuple[str, str] = ("original", "rebuilt")) -> None:
+    """Each row of originals followed by a row of their reconstructions, captioned by ``names``."""
     for start in range(0, len(originals), columns):
-        show_images(originals[start:start + columns], ["original"] * len(originals[start:start + columns]), columns)
+        show_images(originals[start:start + columns], [names[0]] * len(originals[start:start + columns]), columns)
         show_images(reconstructions[start:start + columns],
-                    ["rebuilt"] * len(reconstructions[start:start + columns]), columns)
+                    [names[1]] * len(reconstructions[start:start + columns]), columns)

@@ -16,6 +16,12 @@ columns[1].metric("Images for training", f"{len(bundle.train):,}")
 columns[2].metric("Image size", f"{height} × {width}")
 columns[3].metric("Colour", "grey" if channels == 1 else "RGB")
 st.caption(f"Source: {images.name}" + ("" if bundle.train is bundle.analysis else f"; trained on {bundle.train.name}"))
+config = state.selection().config
+if config.preset == "default":
+    from core.presets import default_design
+
+    design = default_design(images.image_shape, min(len(bundle.train), config.fit_sample))
+    st.caption(f"The default preset chooses for these images: {design.describe(images.image_shape)}.")
 
 labels = images.label_text()
 if labels is not None:

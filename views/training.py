@@ -36,15 +36,18 @@ if not store.has(key):
     st.stop()
 
 record = store.record(key)
+model = cache.stored_run(str(cache.runs_dir()), key).metrics["model"]
 st.success(f"Trained on {record['data']['n_train_images']:,} images of {record['data']['trained_on']}; "
            f"preset **{record['config']['preset']}**, {len(record['history'].get('loss', []))} epochs.")
+st.caption(f"Network: {model.get('network', model['preset'])}. Clusters: {model['clusterer']}. "
+           f"Anomaly score: {model['scorer']}.")
 st.plotly_chart(figures.loss_curves(record["history"]), width="stretch")
 seconds = {name: value for name, value in record["seconds"].items() if " " not in name}
 if seconds:
     st.caption("Seconds per stage: " + ", ".join(f"{name} {value:.1f}" for name, value in seconds.items()))
 
-st.subheader("Originals and reconstructions")
+st.subheader("As the network sees them, and its reconstructions")
 count = st.slider("Images", 10, 40, 10, step=10)
 indices = tuple(int(i) for i in np.random.default_rng(1).choice(len(bundle.analysis), size=count, replace=False))
-reconstructed = cache.reconstructions(str(cache.runs_dir()), key, state.selection().config.data, indices)
-gallery.show_pairs(bundle.analysis.read(np.asarray(indices)).images, reconstructed)
+seen, reconstructed = cache.reconstructions(str(cache.runs_dir()), key, state.selection().config.data, indices)
+gallery.show_pairs(seen, reconstructed, names=("network input", "rebuilt"))
