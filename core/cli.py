@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from core.errors import UserInputError
+from core.methods import STAND_IN_REASON
 from core.pipeline import FIT_SAMPLE, METHODS
 from core.presets import PRESETS
 
@@ -165,8 +166,11 @@ def format_summary(metrics: dict) -> str:
     comparison = metrics.get("comparison", {})
     if comparison:
         rows.append(("compared", f"every method on {data['compared']:,} images of the fit sample:"))
+    stand_ins = metrics.get("model", {}).get("stand_ins", {})
     for row in comparison.get("clustering", []):
-        rows.append((f"  {row['method']}", f"accuracy {row['accuracy']:.3f}, nmi {row['nmi']:.3f}, ari {row['ari']:.3f}"))
+        note = f" (as {stand_ins[row['method']]}: {STAND_IN_REASON})" if row["method"] in stand_ins else ""
+        rows.append((f"  {row['method']}",
+                     f"accuracy {row['accuracy']:.3f}, nmi {row['nmi']:.3f}, ari {row['ari']:.3f}{note}"))
     for row in comparison.get("anomaly", []):
         rows.append((f"  {row['method']}", f"auroc {row['auroc']:.3f}, average precision {row['average_precision']:.3f}"))
     width = max(len(name) for name, _ in rows)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from core import analysis
 from core.files import write_atomically
-from core.methods import CLUSTERERS, SCORERS, manifold_embedding, stack_inputs
+from core.methods import CLUSTERERS, SCORERS, manifold_embedding, stack_inputs, stand_in
 
 COMPARE_SAMPLE = 12_000
 BASELINES_VERSION = 1  # raise when the raw-pixel methods change: older kept baselines are ignored
@@ -57,6 +57,11 @@ def comparison_stage(config, fitted, analysed, sample: np.ndarray, outputs: dict
                            f"score: {fitted.scorer_name}": outputs["anomaly_score"]} if whole_sample else {})}
 
     def cluster(entry):
+        used = stand_in(entry, analysed.image_shape, len(compared))
+        if used is not entry:  # too small or too few images to train a network on: its base's clusters
+            if f"cluster: {used.name}" not in known:
+                known[f"cluster: {used.name}"] = cluster(used)
+            return known[f"cluster: {used.name}"]
         clusterer = entry.make(n_clusters=config.clusters, seed=config.seed, image_shape=analysed.image_shape)
         return clusterer.fit(stack_inputs(entry, features)).labels_
 

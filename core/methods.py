@@ -434,6 +434,24 @@ SCORERS = {entry.name: entry for entry in [
 ]}
 
 
+SMALL_IMAGE_SIDE = 16
+SELF_TRAINING_MIN_IMAGES = 1_000
+
+
+STAND_IN_REASON = "images too small or too few to train its network on"
+
+
+def stand_in(entry: Entry, image_shape, n_images: int) -> Entry:
+    """The entry that runs for ``entry`` on ``n_images`` (H, W, C) images: its ``base`` when the
+    images are under ``SMALL_IMAGE_SIDE`` pixels a side or fewer than ``SELF_TRAINING_MIN_IMAGES``
+    (too small, or too few, for a CNN to learn more than the base's clusters already say: the
+    built-in 8x8 digits in docs/benchmarks.md; on a hundred photos it only memorises them, for
+    minutes), otherwise ``entry`` itself."""
+    if entry.base and (min(image_shape[:2]) < SMALL_IMAGE_SIDE or n_images < SELF_TRAINING_MIN_IMAGES):
+        return CLUSTERERS[entry.base]
+    return entry
+
+
 def stack_inputs(entry: Entry, features: dict[str, np.ndarray]) -> np.ndarray:
     """The (N, columns) X of ``entry``: its ``inputs`` from ``features``, side by side."""
     columns = [np.asarray(features[name]).reshape(len(features[name]), -1) for name in entry.inputs]

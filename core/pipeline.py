@@ -41,9 +41,12 @@ from core.methods import (
     DEFAULT_SCORE,
     SCORERS,
     SELF_TRAINED,
+    SELF_TRAINING_MIN_IMAGES,
+    SMALL_IMAGE_SIDE,
     manifold_embedding,
     map_embedding,
     stack_inputs,
+    stand_in,
 )
 from core.presets import training_plan
 from core.progress import Progress
@@ -63,34 +66,29 @@ STAGES = ("load", "train", "encode", "map", "cluster", "anomaly", "apply", "comp
 
 @dataclass(frozen=True)
 class Method:
-    """An analysis of the latent: which registry clusterer and anomaly scorer a run uses.
-
-    ``small_images_clusterer``, when set, replaces ``clusterer`` for images under
-    ``SMALL_IMAGE_SIDE`` pixels a side: too small for a CNN to learn more than the clusters
-    already say (the built-in 8x8 digits: docs/benchmarks.md)."""
+    """An analysis of the latent: which registry clusterer and anomaly scorer a run uses. A clusterer
+    that trains a network gives way to its base on images too small or too few for one
+    (:func:`core.methods.stand_in`)."""
 
     clusterer: str
     scorer: str
-    small_images_clusterer: str | None = None
 
-    def clusterer_for(self, image_shape) -> str:
-        """The clusterer a run on (H, W, C) images uses."""
-        if self.small_images_clusterer and min(image_shape[:2]) < SMALL_IMAGE_SIDE:
-            return self.small_images_clusterer
-        return self.clusterer
+    def clusterer_for(self, image_shape, n_images: int) -> str:
+        """The clusterer a run on ``n_images`` (H, W, C) images uses."""
+        return stand_in(CLUSTERERS[self.clusterer], image_shape, n_images).name
 
     @property
     def description(self) -> str:
-        text = f"clusters: {self.clusterer} ({CLUSTERERS[self.clusterer].description})"
-        if self.small_images_clusterer:
-            text += f", or {self.small_images_clusterer} for images under {SMALL_IMAGE_SIDE} pixels a side"
+        entry = CLUSTERERS[self.clusterer]
+        text = f"clusters: {self.clusterer} ({entry.description})"
+        if entry.base:
+            text += (f", or {entry.base} alone for images under {SMALL_IMAGE_SIDE} pixels a side or fewer than"
+                     f" {SELF_TRAINING_MIN_IMAGES:,} of them")
         return text + f"; anomaly score: {self.scorer} ({SCORERS[self.scorer].description})"
 
 
-SMALL_IMAGE_SIDE = 16
-
 METHODS = {
-    "default": Method(clusterer=SELF_TRAINED, scorer=DEFAULT_SCORE, small_images_clusterer="KMeans in manifold"),
+    "default": Method(clusterer=SELF_TRAINED, scorer=DEFAULT_SCORE),
     "seed": Method(clusterer="KMeans on latent", scorer="IsolationForest on latent"),
 }
 
@@ -337,7 +335,7 @@ def fit_pipeline(config: RunConfig, train_images: ImageSet, analysed: ImageSet, 
         manifold, flat_map = fit_embeddings(outputs["latent"], config.seed)
         outputs["manifold"], outputs["map"] = manifold.embedding_, flat_map.embedding_
     with progress.run_stage("cluster"):
-        clusterer_name = method.clusterer_for(analysed.image_shape)
+        clusterer_name = method.clusterer_for(analysed.image_shape, len(analysed))
         entry = CLUSTERERS[clusterer_name]
         clusterer = entry.make(n_clusters=config.clusters, seed=config.seed, image_shape=analysed.image_shape)
         outputs["cluster"] = clusterer.fit(stack_inputs(entry, {**outputs, "pixels": flat(analysed.images)})).labels_
@@ -419,8 +417,11 @@ def assemble(config: RunConfig, model, analysis_set, train_set, sample: np.ndarr
                   "network": model.design_.describe(train_set.image_shape, int(outputs["latent"].shape[1]))
                   if getattr(model, "design_", None) else config.preset,
                   "method": config.resolved_method(),
-                  "clusterer": config.analysis_method.clusterer_for(analysis_set.image_shape),
-                  "scorer": config.analysis_method.scorer},
+                  "clusterer": config.analysis_method.clusterer_for(analysis_set.image_shape, len(sample)),
+                  "scorer": config.analysis_method.scorer,
+                  "stand_ins": {entry.name: stand_in(entry, analysis_set.image_shape, len(comparison)).name
+                                for entry in CLUSTERERS.values()
+                                if stand_in(entry, analysis_set.image_shape, len(comparison)) is not entry}},
         "history": model.history_ if history is None else history,
         "seconds": seconds,
         "anomaly_threshold": analysis.anomaly_threshold(table["anomaly_score"].to_numpy(), config.contamination),

@@ -91,3 +91,22 @@ def test_a_cluster_count_above_the_images_is_refused(features):
     entry = CLUSTERERS["KMeans on latent"]
     with pytest.raises(UserInputError, match="cannot make 30 clusters from 20 images"):
         entry.make(n_clusters=30).fit(stack_inputs(entry, rows(features, np.arange(20))))
+
+
+def test_a_clusterer_that_trains_a_network_gives_way_to_its_base_on_small_or_few_images():
+    from core.data import load_image_set
+    from core.methods import SELF_TRAINED, stand_in
+    from core.pipeline import RunConfig, run_pipeline
+
+    entry = CLUSTERERS[SELF_TRAINED]
+    assert stand_in(entry, (28, 28, 1), 5_000) is entry
+    assert stand_in(entry, (28, 28, 1), 999).name == stand_in(entry, (8, 8, 1), 5_000).name == entry.base
+    assert stand_in(CLUSTERERS["KMeans on latent"], (8, 8, 1), 10).name == "KMeans on latent"
+
+    # The built-in 8x8 digits: the run and its comparison say which clusters stand in, and they are the base's.
+    digits = load_image_set("digits")
+    result = run_pipeline(RunConfig(data="digits", epochs=1), digits, digits)
+    assert result.metrics["model"]["clusterer"] == entry.base
+    assert result.metrics["model"]["stand_ins"] == {SELF_TRAINED: entry.base}
+    np.testing.assert_array_equal(result.comparison[f"cluster: {SELF_TRAINED}"],
+                                  result.comparison[f"cluster: {entry.base}"])

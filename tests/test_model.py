@@ -27,7 +27,8 @@ def test_any_image_size_round_trips_and_the_model_saves_and_loads(tmp_path, mnis
 
     latent = model.transform(images)
     assert latent.shape == (300, latent_size)
-    assert model.inverse_transform(latent).shape == images.shape
+    assert model.inverse_transform(latent).shape == model.prepare(images).shape  # photos are halved
+    assert model.prepare(images).shape[1:] == ((13, 12, 3) if preset == "default" else images.shape[1:])
     errors = model.reconstruction_error(images)
     assert errors.shape == (300,) and np.all(errors >= 0)
 

@@ -8,6 +8,7 @@ import streamlit as st
 from core import cache
 from core.analysis import distance_to_cluster_mean
 from core.comparison import clusterer_agreement
+from core.methods import STAND_IN_REASON
 from ui import figures, gallery, state
 
 st.title("Clusters")
@@ -58,6 +59,8 @@ compared = comparison["index"].to_numpy()
 where = (f"all {len(compared):,} images" if len(compared) == len(table)
          else f"the {len(compared):,} compared images of the fit sample")
 known = result.metrics.get("comparison", {}).get("clustering")
+for name, base in result.metrics.get("model", {}).get("stand_ins", {}).items():
+    st.caption(f"**{name}** gives the clusters of **{base}** here: {STAND_IN_REASON}.")
 if known:
     frame = pd.DataFrame(known)
     st.caption(f"On {where}, k = {config.clusters}, against the true labels, best first; "
