@@ -72,7 +72,7 @@ def test_a_saved_model_loads_with_plain_keras_where_the_project_is_not_installed
 
     model = Autoencoder(preset=preset, epochs=1).fit(digits.images[:200])
     model.save(tmp_path / "model.keras")
-    np.save(tmp_path / "images.npy", digits.images[:5])
+    np.save(tmp_path / "images.npy", model.prepare(digits.images[:5]))  # as the network sees them
     code = ("import keras, numpy as np; model = keras.saving.load_model('model.keras'); "
             "print(model.name, float(np.abs(model.predict(np.load('images.npy'), verbose=0)).sum()))")
     environment = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
