@@ -235,18 +235,19 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         how, factor = getattr(self, "preparation_", ("none", 1))
         return prepare(as_images(X), how, factor)
 
-    def _network_input(self, X) -> np.ndarray:
+    def _network_input(self, X, prepared: bool = False) -> np.ndarray:
         if not hasattr(self, "model_"):
             raise RuntimeError("this Autoencoder is not fitted yet; call fit first")
-        images = self.prepare(X)
+        images = as_images(X) if prepared else self.prepare(X)
         if images.shape[1:] != tuple(self.model_.input_shape[1:]):
             raise UserInputError(f"the model was trained on {tuple(self.image_shape_)} images, "
                                  f"got {as_images(X).shape[1:]}")
         return images
 
-    def transform(self, X) -> np.ndarray:
-        """Encode images (N, H, W, C) to a float32 latent matrix (N, n_latent_)."""
-        images = self._network_input(X)
+    def transform(self, X, prepared: bool = False) -> np.ndarray:
+        """Encode images (N, H, W, C) to a float32 latent matrix (N, n_latent_); ``prepared=True``
+        says X is already :meth:`prepare` of the images."""
+        images = self._network_input(X, prepared)
         latent = _predict(self.encoder_, images)
         return latent.reshape(len(images), -1).astype(np.float32)
 

@@ -249,7 +249,7 @@ def encode(model: Autoencoder, images: np.ndarray) -> dict[str, np.ndarray]:
     """``latent`` (n, d) and the per-image reconstruction errors ``cross_entropy`` and
     ``squared_error`` (n,) of (n, H, W, C) images (against the images as the network sees them)."""
     prepared = model.prepare(images)
-    latent = model.transform(images)
+    latent = model.transform(prepared, prepared=True)
     reconstruction = model.inverse_transform(latent)
     return {"latent": latent,
             "cross_entropy": analysis.cross_entropy_error(prepared, reconstruction).astype(np.float32),

@@ -44,39 +44,55 @@ def standardize(images: np.ndarray) -> np.ndarray:
 
 def straighten(images: np.ndarray) -> np.ndarray:
     """(N, H, W, 1) grey images in [0, 1] -> the same shape, each sheared to zero slant and shifted
-    to its centre of mass, sampled bilinearly (zeros outside the image). Other shapes pass through."""
+    to its centre of mass, sampled bilinearly (zeros outside the image). Other shapes pass through.
+    Works through ``STRAIGHTEN_CHUNK`` images at a time (float32 temporaries that stay small)."""
     if images.ndim != 4 or images.shape[-1] != 1 or len(images) == 0:
         return images
-    pixels = images[..., 0].astype(np.float32)
+    straightened = np.empty(images.shape, dtype=images.dtype)
+    for start in range(0, len(images), STRAIGHTEN_CHUNK):
+        chunk = images[start:start + STRAIGHTEN_CHUNK, ..., 0].astype(np.float32)
+        straightened[start:start + STRAIGHTEN_CHUNK, ..., 0] = _straighten(chunk)
+    return straightened
+
+
+STRAIGHTEN_CHUNK = 2048
+
+
+def _straighten(pixels: np.ndarray) -> np.ndarray:
+    """(n, H, W) float32 grey images -> the same, straightened (see :func:`straighten`)."""
     count, height, width = pixels.shape
     rows = np.arange(height, dtype=np.float32)[None, :, None]
     columns = np.arange(width, dtype=np.float32)[None, None, :]
-    mass = pixels.sum(axis=(1, 2)) + 1e-6
+    mass = pixels.sum(axis=(1, 2)) + np.float32(1e-6)
     row_centre = (pixels * rows).sum(axis=(1, 2)) / mass
     column_centre = (pixels * columns).sum(axis=(1, 2)) / mass
     row_offset = rows - row_centre[:, None, None]
     row_variance = (pixels * row_offset**2).sum(axis=(1, 2)) / mass
     covariance = (pixels * row_offset * (columns - column_centre[:, None, None])).sum(axis=(1, 2)) / mass
-    slant = covariance / np.maximum(row_variance, 1e-6)
-    middle_row, middle_column = height / 2 - 0.5, width / 2 - 0.5
+    slant = covariance / np.maximum(row_variance, np.float32(1e-6))
+    middle_row, middle_column = np.float32(height / 2 - 0.5), np.float32(width / 2 - 0.5)
     # output pixel (i, j) samples the input at (i - middle + row centre, slant * (i - middle) + j - middle + column centre)
-    source_rows = (rows - middle_row) + row_centre[:, None, None] + 0 * columns
+    source_rows = np.broadcast_to((rows - middle_row) + row_centre[:, None, None], pixels.shape)
     source_columns = (slant[:, None, None] * (rows - middle_row) + (columns - middle_column)
                       + column_centre[:, None, None])
-    return _bilinear(pixels, source_rows, source_columns)[..., None].astype(images.dtype)
+    return _bilinear(pixels, source_rows, np.nan_to_num(source_columns))
 
 
 def _bilinear(pixels: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """(N, H, W) values of ``pixels`` at fractional (N, H, W) positions; zero outside."""
+    """(n, H, W) values of ``pixels`` at fractional (n, H, W) positions; zero outside. The images
+    are padded with two rows and columns of zeros on every side, and positions outside are clipped
+    onto that border, so every corner of every position reads a real or a zero pixel."""
     count, height, width = pixels.shape
-    top, left = np.floor(rows).astype(np.int64), np.floor(columns).astype(np.int64)
-    down, right = rows - top, columns - left
-    which = np.arange(count)[:, None, None]
-    result = np.zeros(rows.shape, dtype=np.float32)
-    for row_step, column_step, weight in ((0, 0, (1 - down) * (1 - right)), (1, 0, down * (1 - right)),
-                                          (0, 1, (1 - down) * right), (1, 1, down * right)):
-        row, column = top + row_step, left + column_step
-        inside = (row >= 0) & (row < height) & (column >= 0) & (column < width)
-        values = pixels[which, np.clip(row, 0, height - 1), np.clip(column, 0, width - 1)]
-        result += np.where(inside, values * weight, 0.0)
+    pad = 2
+    padded = np.zeros((count, height + 2 * pad, width + 2 * pad), dtype=np.float32)
+    padded[:, pad:-pad, pad:-pad] = pixels
+    flat, stride = padded.reshape(-1), width + 2 * pad
+    top, left = np.floor(rows), np.floor(columns)
+    down, right = (rows - top).astype(np.float32), (columns - left).astype(np.float32)
+    top = np.clip(top, -pad, height).astype(np.int64) + pad
+    left = np.clip(left, -pad, width).astype(np.int64) + pad
+    corner = (np.arange(count) * (height + 2 * pad) * stride)[:, None, None] + top * stride + left
+    above, below = flat[corner], flat[corner + stride]
+    result = (above * (1 - down) + below * down) * (1 - right)
+    result += (flat[corner + 1] * (1 - down) + flat[corner + stride + 1] * down) * right
     return np.clip(result, 0.0, 1.0)
