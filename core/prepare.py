@@ -87,12 +87,13 @@ def _bilinear(pixels: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.n
     padded = np.zeros((count, height + 2 * pad, width + 2 * pad), dtype=np.float32)
     padded[:, pad:-pad, pad:-pad] = pixels
     flat, stride = padded.reshape(-1), width + 2 * pad
-    top, left = np.floor(rows), np.floor(columns)
-    down, right = (rows - top).astype(np.float32), (columns - left).astype(np.float32)
-    top = np.clip(top, -pad, height).astype(np.int64) + pad
-    left = np.clip(left, -pad, width).astype(np.int64) + pad
+    top, left = np.floor(rows).astype(np.int64), np.floor(columns).astype(np.int64)
+    down, right = rows - top, columns - left  # float64: as the results have always been computed
+    top = np.clip(top, -pad, height) + pad
+    left = np.clip(left, -pad, width) + pad
     corner = (np.arange(count) * (height + 2 * pad) * stride)[:, None, None] + top * stride + left
-    above, below = flat[corner], flat[corner + stride]
-    result = (above * (1 - down) + below * down) * (1 - right)
-    result += (flat[corner + 1] * (1 - down) + flat[corner + stride + 1] * down) * right
+    result = np.zeros(rows.shape, dtype=np.float32)
+    for offset, weight in ((0, (1 - down) * (1 - right)), (stride, down * (1 - right)),
+                           (1, (1 - down) * right), (stride + 1, down * right)):
+        result += flat[corner + offset] * weight
     return np.clip(result, 0.0, 1.0)
