@@ -189,7 +189,8 @@ class SelfTrainedClusterer:
         trained = analysis.reference_sample(len(images), self.seed, self.max_images)
         targets = np.eye(self.n_clusters, dtype=np.float32)[self.base_labels_[trained]]
         epochs = max(self.epochs, -(-self.min_steps // -(-len(trained) // BATCH)))
-        self.network_.fit(images[trained], targets, epochs=epochs, batch_size=BATCH, shuffle=True, verbose=0)
+        inputs = images if len(trained) == len(images) else images[trained]  # no copy of them all
+        self.network_.fit(inputs, targets, epochs=epochs, batch_size=BATCH, shuffle=True, verbose=0)
         self.labels_ = self._assign(images)
         return self
 

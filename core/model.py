@@ -167,13 +167,14 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         order = np.random.default_rng(self.seed).permutation(len(images))
         n_validation, epochs, batch_size = plan.n_validation, plan.epochs, plan.batch_size
         train, validation = images[order[n_validation:]], images[order[:n_validation]]
+        shape, images = images.shape[1:], None  # the split holds copies: free the prepared whole
 
         steps_per_epoch = -(-len(train) // batch_size)
         self.implementation_ = self._implementation(recipe, epochs * steps_per_epoch)
         options = {"shifted": self.implementation_ != "keras"} if recipe.implementations else {}
         if self.design_:
             options.update(widths=self.design_.widths, mean_image=train.mean(axis=0))
-        self.encoder_, self.decoder_ = recipe.build(images.shape[1:], int(self.latent_dim), **options)
+        self.encoder_, self.decoder_ = recipe.build(shape, int(self.latent_dim), **options)
         self._assemble()
         optimizer = keras.optimizers.get({"class_name": recipe.optimizer,
                                           "config": {"learning_rate": recipe.learning_rate}})
@@ -184,7 +185,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         first = epochs if trim is None or epochs < 2 else max(1, min(epochs - 1, -(-3 * epochs // 10)))
         history = self._epochs(train, batch_size, 0, first, callbacks)
         if first < epochs:  # robust training: the rest without the images it draws worst so far
-            errors = cross_entropy_error(train, _predict(self.model_, train))
+            errors = np.concatenate([cross_entropy_error(chunk, _predict(self.model_, chunk))
+                                     for chunk in np.array_split(train, -(-len(train) // 8192))])
             kept = train[errors <= np.quantile(errors, trim)]
             later = self._epochs(kept, min(batch_size, len(kept)), first, epochs, callbacks, steps_per_epoch)
             history = {key: history.get(key, []) + later.get(key, []) for key in later}
@@ -314,15 +316,26 @@ def _predict(network, inputs: np.ndarray) -> np.ndarray:
     """``network.predict`` on (n, ...) inputs in batches of one of a few fixed sizes: full batches of
     ``PREDICT_BATCH_SIZE``, the rest zero-padded to a power of two (at least 32). Keras traces its
     predict function once per batch shape; without the padding every new n costs a trace (about
-    0.1-0.3 s). Each row's outputs depend on that row alone."""
+    0.1-0.3 s). The inputs go to Keras ``PREDICT_CHUNK`` rows at a time (Keras copies what it is
+    given into a tensor: a chunk, not the whole array). Each row's outputs depend on that row alone."""
     n = len(inputs)
     if n == 0:
         return network.predict(inputs, verbose=0)
     size = PREDICT_BATCH_SIZE if n >= PREDICT_BATCH_SIZE else max(32, 1 << (n - 1).bit_length())
-    padded = -(-n // size) * size
-    if padded != n:
-        inputs = np.concatenate([inputs, np.zeros((padded - n, *inputs.shape[1:]), dtype=inputs.dtype)])
-    return network.predict(inputs, batch_size=size, verbose=0)[:n]
+    outputs = None
+    for start in range(0, n, PREDICT_CHUNK):
+        chunk = inputs[start:start + PREDICT_CHUNK]
+        padded = -(-len(chunk) // size) * size
+        if padded != len(chunk):
+            chunk = np.concatenate([chunk, np.zeros((padded - len(chunk), *chunk.shape[1:]), dtype=chunk.dtype)])
+        predicted = network.predict(chunk, batch_size=size, verbose=0)
+        if outputs is None:
+            outputs = np.empty((n, *predicted.shape[1:]), dtype=predicted.dtype)
+        outputs[start:start + PREDICT_CHUNK] = predicted[:min(PREDICT_CHUNK, n - start)]
+    return outputs
+
+
+PREDICT_CHUNK = 8 * PREDICT_BATCH_SIZE
 
 
 def portable(model):

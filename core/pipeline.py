@@ -247,13 +247,24 @@ def flat(images: np.ndarray) -> np.ndarray:
 
 def encode(model: Autoencoder, images: np.ndarray) -> dict[str, np.ndarray]:
     """``latent`` (n, d) and the per-image reconstruction errors ``cross_entropy`` and
-    ``squared_error`` (n,) of (n, H, W, C) images (against the images as the network sees them)."""
-    prepared = model.prepare(images)
-    latent = model.transform(prepared, prepared=True)
-    reconstruction = model.inverse_transform(latent)
-    return {"latent": latent,
-            "cross_entropy": analysis.cross_entropy_error(prepared, reconstruction).astype(np.float32),
-            "squared_error": analysis.squared_error(prepared, reconstruction).astype(np.float32)}
+    ``squared_error`` (n,) of (n, H, W, C) images (against the images as the network sees them).
+    Works through ``ENCODE_CHUNK`` images at a time: the prepared images and reconstructions of
+    one chunk are all it holds besides the results."""
+    parts = []
+    for start in range(0, len(images), ENCODE_CHUNK):
+        prepared = model.prepare(images[start:start + ENCODE_CHUNK])
+        latent = model.transform(prepared, prepared=True)
+        reconstruction = model.inverse_transform(latent)
+        parts.append({"latent": latent,
+                      "cross_entropy": analysis.cross_entropy_error(prepared, reconstruction).astype(np.float32),
+                      "squared_error": analysis.squared_error(prepared, reconstruction).astype(np.float32)})
+    if not parts:
+        return {"latent": model.transform(images), "cross_entropy": np.zeros(0, np.float32),
+                "squared_error": np.zeros(0, np.float32)}
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+ENCODE_CHUNK = 8192
 
 
 # --- the run ------------------------------------------------------------------------------------------
