@@ -48,7 +48,7 @@ from core.methods import (
     stack_inputs,
     stand_in,
 )
-from core.presets import training_plan
+from core.presets import preset_named, training_plan
 from core.progress import Progress
 
 if TYPE_CHECKING:  # imported where used: scikit-learn, which it needs, is slow to import
@@ -296,8 +296,12 @@ def run_pipeline(config: RunConfig, train_set: ImageSet | None = None, analysis_
                                                                                 config.seed))
         plan = training_plan(config.preset, config.epochs, config.batch_size, len(train_sample),
                              image_shape=analysis_set.image_shape)
-        progress.plan(len(train_sample), len(analysis_set), int(np.prod(analysis_set.image_shape)), plan.epochs,
-                      [name for name in STAGES if name != "load" and (name != "apply" or len(sample) < len(analysis_set))])
+        recipe = preset_named(config.preset)
+        design = recipe.design(analysis_set.image_shape, len(train_sample)) if recipe.design else None
+        pixels = int(np.prod(analysis_set.image_shape))
+        progress.plan(len(train_sample), len(analysis_set), pixels, plan.epochs,
+                      [name for name in STAGES if name != "load" and (name != "apply" or len(sample) < len(analysis_set))],
+                      network_pixels=pixels // design.downsample**2 if design else pixels)
 
     fitted, sample_outputs, reference = fit_pipeline(config, train_sample, analysed_sample, same_set, progress,
                                                      callbacks)

@@ -36,17 +36,19 @@ STAGE_TITLES = {
     "failed": "Failed",
 }
 
-# Expected seconds per stage on 2 cores, as (fixed, per analysed image, per training pixel-epoch);
-# training itself is estimated from its epochs and images. Rough on purpose: the measured speed of
-# the finished stages rescales them (see the module docstring).
+# Expected seconds per stage on 2 cores, as (fixed, per analysed image, per analysed image and
+# pixel); training itself is estimated from its epochs, images and the pixels the network sees.
+# Fitted to bench/speed.py's default runs on the digits, MNIST and the 10,000 photos (a 2-core
+# AVX-512 machine; docs/benchmarks.md). Rough on purpose: the measured speed of the finished stages
+# rescales them (see the module docstring).
 STAGE_COSTS = {
     "load": (0.5, 2e-5, 0.0),
-    "encode": (0.3, 5e-5, 0.0),
-    "map": (2.0, 1.2e-3, 0.0),
-    "cluster": (0.3, 4e-4, 0.0),
-    "anomaly": (0.3, 3e-4, 0.0),
+    "encode": (0.1, 1.2e-4, 0.0),
+    "map": (0.8, 4.2e-4, 0.0),
+    "cluster": (0.3, 0.0, 1.1e-6),  # the self-trained CNN, on the images themselves
+    "anomaly": (0.1, 5e-5, 0.0),
     "apply": (0.0, 4e-4, 0.0),
-    "compare": (2.0, 3e-3, 0.0),
+    "compare": (1.0, 6e-4, 8e-7),  # the raw-pixel baselines work on the pixels
     "write": (0.3, 2e-5, 0.0),
 }
 TRAIN_SECONDS_PER_PIXEL_IMAGE = 2.5e-7  # dense default network, per pixel of each image seen
@@ -80,16 +82,19 @@ class Progress:
 
     # --- planning and reporting ------------------------------------------------------------------
 
-    def plan(self, n_train: int, n_analysed: int, pixels: int, epochs: int, stages) -> None:
-        """Expected seconds of ``stages`` for a run training ``epochs`` over ``n_train`` images of
-        ``pixels`` values each and analysing ``n_analysed`` images."""
+    def plan(self, n_train: int, n_analysed: int, pixels: int, epochs: int, stages,
+             network_pixels: int | None = None) -> None:
+        """Expected seconds of ``stages`` for a run training ``epochs`` over ``n_train`` images and
+        analysing ``n_analysed`` images of ``pixels`` values each; the network sees
+        ``network_pixels`` of them (fewer where images are averaged down; default all)."""
         self.epochs = epochs
         for name in stages:
             if name == "train":
-                self.planned[name] = 3.0 + epochs * n_train * pixels * TRAIN_SECONDS_PER_PIXEL_IMAGE
+                seen = pixels if network_pixels is None else network_pixels
+                self.planned[name] = 3.0 + epochs * n_train * seen * TRAIN_SECONDS_PER_PIXEL_IMAGE
             else:
-                fixed, per_image, _ = STAGE_COSTS.get(name, (0.5, 0.0, 0.0))
-                self.planned[name] = fixed + per_image * n_analysed
+                fixed, per_image, per_pixel = STAGE_COSTS.get(name, (0.5, 0.0, 0.0))
+                self.planned[name] = fixed + (per_image + per_pixel * pixels) * n_analysed
         self._changed()
 
     def listen(self, listener: Callable[[Progress, str], None]) -> None:
