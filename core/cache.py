@@ -18,7 +18,7 @@ import streamlit as st
 
 from core import analysis
 from core.data import ImageSet, load_train_and_analysis_sets
-from core.methods import CLUSTERERS, stack_inputs
+from core.methods import CLUSTERERS, stack_inputs, without_training
 from core.pipeline import RunConfig, RunResult
 from core.runs import RunStore
 
@@ -103,8 +103,7 @@ def k_selection(root: str, key: str) -> tuple[pd.DataFrame, str]:
     """The run's clusterer at k = 2..15 on the fit sample: its own criterion (KMeans' inertia, a
     mixture's BIC) and the silhouette, in the space it clusters in. Returns (scores, clusterer name)."""
     stored = stored_run(root, key)
-    entry = CLUSTERERS[stored.metrics["model"]["clusterer"]]
-    entry = CLUSTERERS[entry.base] if entry.base else entry  # a self-trained clusterer: its base at each k
+    entry = without_training(CLUSTERERS[stored.metrics["model"]["clusterer"]])  # no training at each k
     features = stack_inputs(entry, {"latent": stored.latent[stored.sample], "manifold": stored.manifold[stored.sample]})
     scores = analysis.k_selection_scores(features, lambda k: entry.make(n_clusters=k, seed=stored.config.seed,
                                                                          quick=True),

@@ -19,7 +19,7 @@ import pandas as pd
 
 from core import analysis
 from core.files import write_atomically
-from core.methods import CLUSTERERS, SCORERS, manifold_embedding, stack_inputs, stand_in
+from core.methods import CLUSTERERS, SCORERS, manifold_embedding, stack_inputs, stand_in, without_training
 
 COMPARE_SAMPLE = 12_000
 BASELINES_VERSION = 1  # raise when the raw-pixel methods change: older kept baselines are ignored
@@ -176,7 +176,7 @@ def compare_clusterers(stored, analysis_set, n_clusters: int) -> dict[str, np.nd
                 "pixel_manifold": stored.pixel_manifold}
     found = {}
     for entry in CLUSTERERS.values():
-        used = CLUSTERERS[entry.base] if entry.base else entry
+        used = without_training(entry)
         if f"cluster: {used.name}" not in found:
             found[f"cluster: {used.name}"] = used.make(n_clusters=n_clusters, seed=stored.config.seed).fit(
                 stack_inputs(used, features)).labels_

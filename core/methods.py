@@ -448,9 +448,22 @@ def stand_in(entry: Entry, image_shape, n_images: int) -> Entry:
     (too small, or too few, for a CNN to learn more than the base's clusters already say: the
     built-in 8x8 digits in docs/benchmarks.md; on a hundred photos it only memorises them, for
     minutes), otherwise ``entry`` itself."""
-    if entry.base and (min(image_shape[:2]) < SMALL_IMAGE_SIDE or n_images < SELF_TRAINING_MIN_IMAGES):
-        return CLUSTERERS[entry.base]
+    if min(image_shape[:2]) < SMALL_IMAGE_SIDE or n_images < SELF_TRAINING_MIN_IMAGES:
+        return without_training(entry)
     return entry
+
+
+def without_training(entry: Entry) -> Entry:
+    """``entry``'s ``base`` when it trains a network, else ``entry``: what runs where no network is
+    trained (the app's server, clustering a stored run at another k)."""
+    return CLUSTERERS[entry.base] if entry.base else entry
+
+
+def stand_ins(image_shape, n_images: int) -> dict[str, str]:
+    """{clusterer name: the name of the one that runs for it} on ``n_images`` (H, W, C) images, for
+    the clusterers that give way (see :func:`stand_in`); metrics.json's ``model.stand_ins``."""
+    return {entry.name: stand_in(entry, image_shape, n_images).name for entry in CLUSTERERS.values()
+            if stand_in(entry, image_shape, n_images) is not entry}
 
 
 def stack_inputs(entry: Entry, features: dict[str, np.ndarray]) -> np.ndarray:

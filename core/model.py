@@ -25,7 +25,7 @@ from core import import_keras
 from core.analysis import cross_entropy_error, squared_error
 from core.errors import UserInputError
 from core.prepare import PREPARATIONS, prepare
-from core.presets import PRESETS, TrainingPlan, preset_named, training_plan
+from core.presets import PRESETS, TrainingPlan, design_for, preset_named, training_plan
 
 PREDICT_BATCH_SIZE = 1024
 # Gradient steps per call into the compiled training function: fewer Python round trips per step
@@ -161,7 +161,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         recipe = preset_named(self.preset)
         keras.utils.set_random_seed(int(self.seed))
         self.image_shape_ = images.shape[1:]
-        self.design_ = recipe.design(self.image_shape_, len(images)) if recipe.design else None
+        self.design_ = design_for(self.preset, self.image_shape_, len(images))
         self.preparation_ = (self.design_.prepare, self.design_.downsample) if self.design_ else ("none", 1)
         images = self.prepare(images)
         order = np.random.default_rng(self.seed).permutation(len(images))
@@ -186,7 +186,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         history = self._epochs(train, batch_size, 0, first, callbacks)
         if first < epochs:  # robust training: the rest without the images it draws worst so far
             errors = np.concatenate([cross_entropy_error(chunk, _predict(self.model_, chunk))
-                                     for chunk in np.array_split(train, -(-len(train) // 8192))])
+                                     for chunk in np.array_split(train, -(-len(train) // PREDICT_CHUNK))])
             kept = train[errors <= np.quantile(errors, trim)]
             later = self._epochs(kept, min(batch_size, len(kept)), first, epochs, callbacks, steps_per_epoch)
             history = {key: history.get(key, []) + later.get(key, []) for key in later}

@@ -47,8 +47,9 @@ from core.methods import (
     map_embedding,
     stack_inputs,
     stand_in,
+    stand_ins,
 )
-from core.presets import preset_named, training_plan
+from core.presets import design_for, training_plan
 from core.progress import Progress
 
 if TYPE_CHECKING:  # imported where used: scikit-learn, which it needs, is slow to import
@@ -296,8 +297,7 @@ def run_pipeline(config: RunConfig, train_set: ImageSet | None = None, analysis_
                                                                                 config.seed))
         plan = training_plan(config.preset, config.epochs, config.batch_size, len(train_sample),
                              image_shape=analysis_set.image_shape)
-        recipe = preset_named(config.preset)
-        design = recipe.design(analysis_set.image_shape, len(train_sample)) if recipe.design else None
+        design = design_for(config.preset, analysis_set.image_shape, len(train_sample))
         pixels = int(np.prod(analysis_set.image_shape))
         progress.plan(len(train_sample), len(analysis_set), pixels, plan.epochs,
                       [name for name in STAGES if name != "load" and (name != "apply" or len(sample) < len(analysis_set))],
@@ -434,9 +434,7 @@ def assemble(config: RunConfig, model, analysis_set, train_set, sample: np.ndarr
                   "method": config.resolved_method(),
                   "clusterer": config.analysis_method.clusterer_for(analysis_set.image_shape, len(sample)),
                   "scorer": config.analysis_method.scorer,
-                  "stand_ins": {entry.name: stand_in(entry, analysis_set.image_shape, len(comparison)).name
-                                for entry in CLUSTERERS.values()
-                                if stand_in(entry, analysis_set.image_shape, len(comparison)) is not entry}},
+                  "stand_ins": stand_ins(analysis_set.image_shape, len(comparison))},
         "history": model.history_ if history is None else history,
         "seconds": seconds,
         "anomaly_threshold": analysis.anomaly_threshold(table["anomaly_score"].to_numpy(), config.contamination),

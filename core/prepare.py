@@ -45,7 +45,7 @@ def standardize(images: np.ndarray) -> np.ndarray:
 def straighten(images: np.ndarray) -> np.ndarray:
     """(N, H, W, 1) grey images in [0, 1] -> the same shape, each sheared to zero slant and shifted
     to its centre of mass, sampled bilinearly (zeros outside the image). Other shapes pass through.
-    Works through ``STRAIGHTEN_CHUNK`` images at a time (float32 temporaries that stay small)."""
+    Works through ``STRAIGHTEN_CHUNK`` images at a time, so its temporaries stay small."""
     if images.ndim != 4 or images.shape[-1] != 1 or len(images) == 0:
         return images
     straightened = np.empty(images.shape, dtype=images.dtype)

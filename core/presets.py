@@ -207,6 +207,13 @@ class TrainingPlan:
     n_validation: int
 
 
+def design_for(preset: str, image_shape, n_images: int) -> Design | None:
+    """The design the preset chooses for ``n_images`` training images of ``image_shape`` (H, W, C),
+    or None for a preset with one fixed network."""
+    recipe = preset_named(preset)
+    return recipe.design(tuple(image_shape), n_images) if recipe.design else None
+
+
 def preset_named(name: str) -> Preset:
     """The preset called ``name``; UserInputError for an unknown one."""
     if name not in PRESETS:
@@ -227,8 +234,9 @@ def training_plan(preset: str, epochs=None, batch_size=None, n_images: int = 0,
     """
     recipe = preset_named(preset)
     min_steps = recipe.min_steps
-    if recipe.design is not None and image_shape is not None:
-        min_steps = recipe.design(image_shape, n_images).min_steps
+    design = design_for(preset, image_shape, n_images) if image_shape is not None else None
+    if design is not None:
+        min_steps = design.min_steps
     if n_images < 2:
         raise UserInputError(f"an autoencoder needs at least 2 images to train, got {n_images}")
     if not 0 <= validation_fraction < 0.9:

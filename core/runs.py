@@ -38,7 +38,7 @@ from core.comparison import compare_clusterers
 from core.data import ImageSet, load_train_and_analysis_sets
 from core.errors import UserInputError
 from core.files import write_npz, write_text
-from core.methods import CLUSTERERS, stack_inputs
+from core.methods import CLUSTERERS, stack_inputs, without_training
 from core.pipeline import FORMAT_VERSION, RunConfig, RunResult, evaluate, read_record, read_run, run_pipeline, save_run
 from core.progress import Progress
 
@@ -172,8 +172,7 @@ class RunStore:
         if kept is not None:
             return kept
         features = {"latent": stored.latent, "manifold": stored.manifold}
-        entry = CLUSTERERS[stored.metrics["model"]["clusterer"]]
-        entry = CLUSTERERS[entry.base] if entry.base else entry  # no network training in the app's server
+        entry = without_training(CLUSTERERS[stored.metrics["model"]["clusterer"]])  # none in the app's server
         sample = stored.sample
         clusterer = entry.make(n_clusters=config.clusters, seed=stored.config.seed)
         clusterer.fit(stack_inputs(entry, {name: values[sample] for name, values in features.items()}))
