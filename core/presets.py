@@ -51,6 +51,11 @@ class Preset:
     implementations: bool = False
     design: Callable | None = None
 
+    @property
+    def adapts_to_data(self) -> bool:
+        """True when the epochs left to the preset depend on the data (``min_steps`` or a design's)."""
+        return bool(self.min_steps or self.design)
+
 
 @dataclass(frozen=True)
 class Design:

@@ -16,6 +16,12 @@ VIEWS = ["views/data.py", "views/training.py", "views/latent_map.py", "views/clu
          "views/labels.py", "views/export.py"]
 
 
+def test_the_default_preset_leaves_epochs_and_batch_size_to_the_data():
+    app = new_app().run()
+    assert app.number_input(key="epochs-default").value is None  # automatic: at least 600 steps on digits
+    assert app.number_input(key="batch-default").value is None
+
+
 def new_app() -> AppTest:
     return AppTest.from_file(APP, default_timeout=120)
 

@@ -73,7 +73,7 @@ def render() -> bool:
         method = remembered(st.selectbox, "Analysis", f"method-{preset}", "seed" if preset == "seed" else "default",
                             options=list(METHODS), format_func=lambda name: f"{name} method",
                             help="; ".join(f"**{name}**: {method.description}" for name, method in METHODS.items()))
-        automatic = recipe.epochs if not recipe.min_steps else None  # None: the preset adapts to the data size
+        automatic = None if recipe.adapts_to_data else recipe.epochs  # None: the preset adapts to the data
         epochs = remembered(st.number_input, "Epochs", f"epochs-{preset}", automatic, min_value=1,
                             max_value=MAX_EPOCHS, placeholder="automatic",
                             help=f"Empty = automatic: {recipe.epochs}, or more on small datasets.")
