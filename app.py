@@ -1,6 +1,6 @@
 """Latent explorer: `streamlit run app.py`. Builds the navigation and the shared sidebar, then
 runs the chosen page. Nothing heavy runs here: TensorFlow loads in the background once the first
-page is drawn (core/warmup.py), and only while the selected settings have no stored run.
+page is drawn (core/run/warmup.py), and only while the selected settings have no stored run.
 
 The address bar always holds a link to the current view (ui/link.py): opening it in a fresh
 browser reads the data, settings, page, colouring and selection back from it.

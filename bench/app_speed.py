@@ -45,7 +45,7 @@ START = time.perf_counter()  # the restart worker counts from here: before Strea
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 sys.path.insert(0, str(ROOT))
-RUNS_DIR_ENV = "LATENT_EXPLORER_RUNS"  # core.cache.RUNS_DIR_ENV, not imported here to keep imports cold
+RUNS_DIR_ENV = "LATENT_EXPLORER_RUNS"  # core.settings.RUNS_DIR, not imported here to keep imports cold
 VIEWS = ["views/data.py", "views/training.py", "views/latent_map.py", "views/clusters.py", "views/anomalies.py",
          "views/labels.py", "views/runs.py", "views/export.py"]
 RESULTS_VIEW = "views/latent_map.py"  # the page a restart opens to see the stored run's results
@@ -109,7 +109,8 @@ def page_switch(args) -> dict:
     """Train once with default settings, then time every page switch."""
     from streamlit.testing.v1 import AppTest
 
-    from core import cache, warmup
+    from core.run import warmup
+    from ui import cached
 
     app = AppTest.from_file(APP, default_timeout=600)
     timed_run(app)
@@ -118,7 +119,7 @@ def page_switch(args) -> dict:
     if started is not None:   # wait for the worker process's imports to finish
         started.result(timeout=600)
     else:
-        from core.runs import QUEUE
+        from core.run.jobs import QUEUE
 
         QUEUE.warm_up().result(timeout=600)
     warm_up_seconds = time.perf_counter() - start
@@ -127,7 +128,7 @@ def page_switch(args) -> dict:
     start = time.perf_counter()
     next(b for b in app.button if b.label == "Run").click().run()  # starts the run, opens the Training page
     check_page(app, "Run")
-    store = cache.store()
+    store = cached.store()
     jobs = list(store._jobs.values())
     if not jobs:
         raise RuntimeError("pressing Run started no training")
@@ -187,9 +188,9 @@ def restart(args) -> dict:
         app.number_input(key="epochs-default").set_value(args.epochs).run()
     page = profiled(args, "restart", lambda: timed_run(app, RESULTS_VIEW))
     shown = time.perf_counter() - START
-    from core import cache
+    from ui import cached
 
-    store = cache.store()
+    store = cached.store()
     if not app.get("plotly_chart") or any("No results" in info.value for info in app.info):
         raise RuntimeError(f"the restart does not show the stored run: {[info.value for info in app.info]}")
     return {"seconds": shown, "paint_seconds": paint, "page_seconds": page, "trainings": store.trainings,

@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.data import ImageSet, concatenate, load_image_set  # noqa: E402
-from core.pipeline import RunConfig, run_pipeline  # noqa: E402
+from core.run import RunConfig, run_pipeline  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 N_INJECTED = 100

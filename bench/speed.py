@@ -167,7 +167,7 @@ def print_throughput(result: dict) -> None:
 def ours(quick: bool, preset: str) -> dict:
     """Our pipeline end to end (what the app and the command line compute), stage by stage."""
     start = time.perf_counter()
-    from core.pipeline import RunConfig, run_pipeline
+    from core.run import RunConfig, run_pipeline
     import_seconds = time.perf_counter() - start
     if preset in ("digits", "photos"):
         data = "digits" if preset == "digits" else str(DATA / "cifar10_train_10k.zip")

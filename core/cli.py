@@ -12,9 +12,9 @@ import argparse
 import sys
 
 from core.errors import UserInputError
-from core.methods import STAND_IN_REASON
-from core.pipeline import FIT_SAMPLE, METHODS
-from core.presets import PRESETS
+from core.methods.registry import STAND_IN_REASON
+from core.model.presets import PRESETS
+from core.run.config import FIT_SAMPLE, METHODS
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -44,12 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="clusterer and anomaly score (below); default: seed for the seed preset, else default")
     run.add_argument("--seed", type=int, default=0, help="seed for every random step (default 0)")
     run.add_argument("--fit-sample", type=int, default=FIT_SAMPLE, metavar="N",
-                     help=f"images (seeded sample) the fit stages use; the rest are applied in batches "
+                     help=f"images (seeded sample) the fit stages use; the rest are applied in chunks "
                           f"(default {FIT_SAMPLE:,})")
     run.add_argument("--workers", type=int, metavar="N",
-                     help="apply the batches on a local Dask cluster of N worker processes")
+                     help="apply the chunks on a local Dask cluster of N worker processes")
     run.add_argument("--scheduler", metavar="ADDRESS",
-                     help="apply the batches on an existing Dask cluster (tcp://host:port); --data and --out "
+                     help="apply the chunks on an existing Dask cluster (tcp://host:port); --data and --out "
                           "must be reachable at the same paths from every worker")
     run.add_argument("--out", required=True, metavar="DIR", help="the run folder to write")
     run.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -78,9 +78,11 @@ def main(argv=None) -> int:
 def _run(args) -> int:
     import warnings
 
-    from core.engine import engine_for
-    from core.pipeline import RunConfig, run_pipeline, save_run
-    from core.progress import Progress
+    from core.run.config import RunConfig
+    from core.run.engines import engine_for
+    from core.run.folder import save_run
+    from core.run.progress import Progress
+    from core.run.stages import run_pipeline
 
     warnings.filterwarnings("ignore", category=UserWarning)  # third-party notes; errors are ours to say
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -111,7 +113,7 @@ def _absolute(spec: str | None) -> str | None:
     """A data spec as recorded in the run: paths made absolute, so that the app can open the run."""
     from pathlib import Path
 
-    from core.data import BUILTIN_SOURCES
+    from core.data.builtin import BUILTIN_SOURCES
 
     if spec is None or spec in BUILTIN_SOURCES or not Path(spec).expanduser().exists():
         return spec
@@ -119,7 +121,7 @@ def _absolute(spec: str | None) -> str | None:
 
 
 class ProgressPrinter:
-    """Stage starts, and finished epochs and batches at most every ``interval`` seconds (and the
+    """Stage starts, and finished epochs and chunks at most every ``interval`` seconds (and the
     last one), one line each, on stderr."""
 
     def __init__(self, interval: float = 3.0):
@@ -135,7 +137,7 @@ class ProgressPrinter:
             losses = ", ".join(f"{name} {values[-1]:.4f}" for name, values in progress.history.items() if values)
             line = f"    epoch {progress.epoch} of {progress.epochs}: {losses}"
         elif event == "chunk" and (now - self.printed >= self.interval or progress.chunks_done == progress.chunks):
-            line = f"    batch {progress.chunks_done} of {progress.chunks}"
+            line = f"    chunk {progress.chunks_done} of {progress.chunks}"
         else:
             return
         self.printed = now

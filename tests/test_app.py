@@ -8,8 +8,9 @@ import sys
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import cache
+from core import settings
 from tests.conftest import ROOT
+from ui import cached
 
 APP = str(ROOT / "app.py")
 VIEWS = ["views/data.py", "views/training.py", "views/latent_map.py", "views/clusters.py", "views/anomalies.py",
@@ -31,7 +32,7 @@ def run_until_trained(app: AppTest) -> AppTest:
     app.number_input(key="epochs-default").set_value(3).run()
     app.button[0].click().run()
     assert not app.exception
-    jobs = list(cache.store()._jobs.values())
+    jobs = list(cached.store()._jobs.values())
     assert jobs, "pressing Run started no training"
     for job in jobs:
         job.wait(timeout=600)
@@ -44,7 +45,7 @@ def trained_app(tmp_path_factory):
     """An app session with one finished run on digits, in a private runs folder."""
     runs = tmp_path_factory.mktemp("runs")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(cache.RUNS_DIR_ENV, str(runs))
+        patch.setenv(settings.RUNS_DIR, str(runs))
         app = run_until_trained(new_app().run())
         yield app
 
@@ -68,8 +69,8 @@ def test_first_paint_shows_the_builtin_data_and_the_worker_process_starts_only_a
     train starts and does those imports there, so that the first Run does not wait for them; the
     server process itself never imports them."""
     code = (FIRST_IMPORTS + "from streamlit.testing.v1 import AppTest\n"
-            "from core import warmup\n"
-            "from core.runs import QUEUE\n"
+            "from core.run import warmup\n"
+            "from core.run.jobs import QUEUE\n"
             f"app = AppTest.from_file({APP!r}, default_timeout=60).run()\n"
             "assert not app.exception, app.exception\n"
             "print([m.value for m in app.metric])\n"
@@ -96,7 +97,7 @@ def test_a_restarted_app_shows_a_stored_run_without_tensorflow_or_scikit_learn(t
             "print(len(app.get('plotly_chart')), [i.value for i in app.info]); "
             "print('tensorflow' in sys.modules, 'keras' in sys.modules, 'sklearn' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=180,
-                          env={**os.environ, cache.RUNS_DIR_ENV: os.environ[cache.RUNS_DIR_ENV]})
+                          env={**os.environ, settings.RUNS_DIR: os.environ[settings.RUNS_DIR]})
     assert done.returncode == 0, done.stderr[-2000:]
     shown, imported = done.stdout.strip().splitlines()[-2:]
     charts, infos = shown.split(" ", 1)
@@ -127,7 +128,7 @@ def test_every_page_shows_real_content_after_a_run(trained_app):
 
 
 def test_switching_pages_and_view_controls_never_retrain(trained_app):
-    store = cache.store()
+    store = cached.store()
     trainings = store.trainings
     assert trainings == 1
     for view in VIEWS:
@@ -143,7 +144,7 @@ def test_switching_pages_and_view_controls_never_retrain(trained_app):
 
 
 def test_a_bad_upload_gives_one_error_and_the_app_keeps_working(trained_app):
-    store = cache.store()
+    store = cached.store()
     trainings = store.trainings
     trained_app.switch_page("views/data.py").run()
     trained_app.selectbox(key="source").set_value("Upload .npz or .zip").run()

@@ -7,7 +7,11 @@ docs/screenshots/ (how the README's pictures are made).
 import os
 import shutil
 
+import pytest
+
 from tests.browser import ROOT, chromium_page, streamlit_server, wait_for_app_idle
+
+pytestmark = pytest.mark.browser  # `python -m pytest -m "not browser"` skips the real-browser tests
 
 PAGES = {  # page -> (text shown once the page is complete, plotly charts on it, screenshot name)
     "Data": ("Sample", 1, "data"),

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from core.analysis import clustering_accuracy
 from core.data import load_image_set
+from core.evaluation import clustering_accuracy
 from core.methods import CLUSTERERS, SCORERS
 from tests.conftest import ROOT
 

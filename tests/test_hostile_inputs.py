@@ -6,15 +6,16 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import cache
+from core import settings
 from core.data import load_image_set, load_train_and_analysis_sets, load_zip
 from core.errors import UserInputError
 from core.model import Autoencoder
-from core.pipeline import RunConfig
+from core.run import RunConfig
 from tests import hostile
 from tests.conftest import ROOT
 from tests.hostile import CORPUS, MARKER, Case
 from tests.test_cli import run_cli
+from ui import cached
 
 UPLOAD = "Upload .npz or .zip"
 DIGITS = "Built-in digits (offline)"
@@ -155,13 +156,13 @@ def trained_app(tmp_path_factory):
     """An app session with one finished run on digits (seed preset, 1 epoch) in a private runs folder."""
     runs = tmp_path_factory.mktemp("runs")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(cache.RUNS_DIR_ENV, str(runs))
+        patch.setenv(settings.RUNS_DIR, str(runs))
         app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
         app.selectbox(key="preset").set_value("seed").run()
         app.number_input(key="epochs-seed").set_value(1).run()
         run_button(app).click().run()
         assert not app.exception, app.exception
-        for job in list(cache.store()._jobs.values()):
+        for job in list(cached.store()._jobs.values()):
             assert job.wait(timeout=600).stage == "done", job.progress.error
         app.switch_page("views/anomalies.py").run()
         assert not app.exception and not app.error
@@ -175,13 +176,13 @@ def assert_earlier_run_still_served(app: AppTest, trainings: int):
     assert not app.exception, app.exception
     assert not app.error, [e.value for e in app.error]
     assert len(app.get("plotly_chart")) >= 2
-    assert cache.store().trainings == trainings
+    assert cached.store().trainings == trainings
     app.switch_page("views/data.py").run()
 
 
 @pytest.mark.parametrize("case", APP_CASES, ids=lambda case: case.id)
 def test_app_upload_gives_one_error_or_loads_and_keeps_the_earlier_run(case, trained_app, tmp_path):
-    app, trainings = trained_app, cache.store().trainings
+    app, trainings = trained_app, cached.store().trainings
     app.switch_page("views/data.py").run()
     app.selectbox(key="source").set_value(UPLOAD).run()
     data = case.make(tmp_path)
@@ -202,7 +203,7 @@ def test_app_upload_gives_one_error_or_loads_and_keeps_the_earlier_run(case, tra
 
 @pytest.mark.parametrize("name, message", [("model.zip", "contains no images"), ("model.npz", "no images")])
 def test_app_upload_of_a_lambda_model_is_refused(name, message, trained_app, tmp_path):
-    app, trainings = trained_app, cache.store().trainings
+    app, trainings = trained_app, cached.store().trainings
     data = hostile.lambda_model(tmp_path).read_bytes()
     app.selectbox(key="source").set_value(UPLOAD).run()
     app.file_uploader(key="upload").upload(name, data, "application/octet-stream").run()
@@ -213,7 +214,7 @@ def test_app_upload_of_a_lambda_model_is_refused(name, message, trained_app, tmp
 
 
 def test_app_too_many_clusters_for_an_upload_is_one_error(trained_app, tmp_path):
-    app, trainings = trained_app, cache.store().trainings
+    app, trainings = trained_app, cached.store().trainings
     app.selectbox(key="source").set_value(UPLOAD).run()
     app.file_uploader(key="upload").upload("twelve.npz", hostile.npz_bytes(x=hostile.digits_uint8(12)),
                                            "application/octet-stream").run()

@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import cache, labels
+from core import labels, settings
 from core.errors import UserInputError
 from core.labels import ANOMALY, LabelBook
-from core.pipeline import RunConfig
+from core.run import RunConfig
 from tests.conftest import ROOT
-from ui import link
+from ui import cached, link
 
 CLUSTERS = np.array([0, 0, 0, 1, 1, 2, 2, 2])
 IDS = np.array([f"img{i}.png" for i in range(8)])
@@ -111,18 +111,18 @@ def runs(tmp_path_factory):
     """A runs folder holding one finished digits run (3 epochs, k = 10)."""
     folder = tmp_path_factory.mktemp("runs")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(cache.RUNS_DIR_ENV, str(folder))
+        patch.setenv(settings.RUNS_DIR, str(folder))
         app = new_app({"data": "digits", "epochs": "3"}).run()  # a link to an unstored run trains it
         assert not app.exception, app.exception
-        jobs = list(cache.store()._jobs.values())
+        jobs = list(cached.store()._jobs.values())
         assert len(jobs) == 1
         assert jobs[0].wait(timeout=600).stage == "done", jobs[0].progress.error
         yield folder
 
 
 def test_a_link_opens_its_page_with_its_settings_and_selection(runs, monkeypatch):
-    monkeypatch.setenv(cache.RUNS_DIR_ENV, str(runs))
-    trainings = cache.store().trainings
+    monkeypatch.setenv(settings.RUNS_DIR, str(runs))
+    trainings = cached.store().trainings
     app = new_app({"data": "digits", "epochs": "3", "k": "6", "seed": "0", "page": "latent_map",
                    "colour": "anomaly_score", "sel": "3-5.9"}).run()
     assert not app.exception, app.exception
@@ -130,11 +130,11 @@ def test_a_link_opens_its_page_with_its_settings_and_selection(runs, monkeypatch
     assert app.number_input(key="clusters").value == 6 and app.radio(key="map_colour").value == "anomaly_score"
     assert app.subheader[0].value == "Selected images: 4"
     assert app.query_params["sel"] == "3-5.9" and app.query_params["page"] == "latent_map"
-    assert cache.store().trainings == trainings  # the stored run is reused
+    assert cached.store().trainings == trainings  # the stored run is reused
 
 
 def test_a_bad_link_warns_once_and_shows_the_defaults(runs, monkeypatch):
-    monkeypatch.setenv(cache.RUNS_DIR_ENV, str(runs))
+    monkeypatch.setenv(settings.RUNS_DIR, str(runs))
     monkeypatch.setenv("LATENT_EXPLORER_PUBLIC", "1")
     app = new_app({"data": "path:/etc", "epochs": "many", "colour": "label"}).run()
     assert not app.exception, app.exception
@@ -144,7 +144,7 @@ def test_a_bad_link_warns_once_and_shows_the_defaults(runs, monkeypatch):
 
 
 def test_label_page_names_clusters_moves_images_and_imports(runs, monkeypatch):
-    monkeypatch.setenv(cache.RUNS_DIR_ENV, str(runs))
+    monkeypatch.setenv(settings.RUNS_DIR, str(runs))
     app = new_app({"data": "digits", "epochs": "3", "page": "labels"}).run()
     assert not app.exception, app.exception
     assert app.metric[0].value == "0 of 1,797"

@@ -1,14 +1,15 @@
-"""The registry of clusterers and anomaly scorers (core/methods.py), on real latent vectors: every
+"""The registry of clusterers and anomaly scorers (core/methods/), on real latent vectors: every
 entry fits, applies in batches, and gives the same result in one batch as in several; embeddings
 keep the fitted rows' places and put new rows near their neighbours."""
 
 import numpy as np
 import pytest
 
-from core import analysis
+from core import evaluation
 from core.errors import UserInputError
 from core.methods import CLUSTERERS, SCORERS, map_embedding, stack_inputs
-from core.pipeline import encode
+from core.methods.neighbours import neighbor_index
+from core.run.stages import encode
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def test_every_clusterer_fits_and_predicts_the_same_in_one_batch_as_in_several(n
     batches = np.concatenate([clusterer.predict(X[start:start + 97]) for start in range(0, len(X), 97)])
     np.testing.assert_array_equal(batches, whole)
     digits = new_rows < 2000  # the last 20 images are Fashion outliers, without digit labels
-    accuracy = analysis.clustering_accuracy(mnist_2000.labels[new_rows[digits]], whole[digits])
+    accuracy = evaluation.clustering_accuracy(mnist_2000.labels[new_rows[digits]], whole[digits])
     assert accuracy > 0.35, f"{name}: accuracy {accuracy:.3f} (chance: about 0.11)"
 
 
@@ -60,7 +61,7 @@ def test_every_scorer_fits_scores_and_thresholds_the_same_in_one_batch_as_in_sev
     batches = np.concatenate([scorer.decision_function(X[start:start + 101]) for start in range(0, len(X), 101)])
     np.testing.assert_allclose(batches, whole, rtol=1e-6, atol=1e-9)
     # higher = more anomalous: the 20 Fashion images among 2,000 digits rank high
-    auroc = analysis.anomaly_detection_scores(mnist_with_outliers.anomaly_flags, scorer.decision_scores_)["auroc"]
+    auroc = evaluation.anomaly_detection_scores(mnist_with_outliers.anomaly_flags, scorer.decision_scores_)["auroc"]
     assert auroc > 0.6, f"{name}: AUROC {auroc:.3f}"
 
 
@@ -80,7 +81,7 @@ def test_the_map_keeps_fitted_rows_in_place_and_puts_new_rows_near_their_neighbo
 
     placed = flat_map.transform(latent[1500:2000])
     assert placed.shape == (500, 2)
-    nearest = analysis.neighbor_index(latent[:1500], 1).kneighbors(latent[1500:2000])[1][:, 0]
+    nearest = neighbor_index(latent[:1500], 1).kneighbors(latent[1500:2000])[1][:, 0]
     spread = np.linalg.norm(flat_map.embedding_.std(axis=0))
     assert np.median(np.linalg.norm(placed - flat_map.embedding_[nearest], axis=1)) < 0.25 * spread
     batches = np.concatenate([flat_map.transform(latent[start:min(start + 77, 2000)]) for start in range(1500, 2000, 77)])
@@ -96,7 +97,7 @@ def test_a_cluster_count_above_the_images_is_refused(features):
 def test_a_clusterer_that_trains_a_network_gives_way_to_its_base_on_small_or_few_images():
     from core.data import load_image_set
     from core.methods import SELF_TRAINED, stand_in
-    from core.pipeline import RunConfig, run_pipeline
+    from core.run import RunConfig, run_pipeline
 
     entry = CLUSTERERS[SELF_TRAINED]
     assert stand_in(entry, (28, 28, 1), 5_000) is entry
@@ -110,3 +111,23 @@ def test_a_clusterer_that_trains_a_network_gives_way_to_its_base_on_small_or_few
     assert result.metrics["model"]["stand_ins"] == {SELF_TRAINED: entry.base}
     np.testing.assert_array_equal(result.comparison[f"cluster: {SELF_TRAINED}"],
                                   result.comparison[f"cluster: {entry.base}"])
+
+
+LEARNING = [entry for entry in [*CLUSTERERS.values(), *SCORERS.values()]  # a reconstruction error is its own score
+            if entry.inputs not in (("squared_error",), ("cross_entropy",))]
+
+
+@pytest.mark.parametrize("entry", LEARNING, ids=lambda entry: entry.name)
+def test_every_method_says_it_is_not_fitted_in_one_way(entry, features):
+    """Like the autoencoder, every estimator that learns raises scikit-learn's NotFittedError before fit."""
+    from sklearn.exceptions import NotFittedError
+
+    estimator = entry.make(n_clusters=10, seed=0, image_shape=(28, 28, 1))
+    X = stack_inputs(entry, rows(features, np.arange(5)))
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        estimator.predict(X) if entry.kind == "cluster" else estimator.decision_function(X)
+
+
+def test_a_setting_with_a_typo_is_refused_not_ignored():
+    with pytest.raises(TypeError, match="contamnation"):
+        SCORERS["kNN distance in latent"].make(contamnation=0.05)

@@ -51,7 +51,7 @@ def test_the_shift_convolution_equals_keras_conv2d_and_so_do_its_gradients(shape
     import keras
     import tensorflow as tf
 
-    from core.layers import ShiftConv2D
+    from core.model.layers import ShiftConv2D
 
     rng = np.random.default_rng(0)
     options = {"kernel_size": 3, "padding": "same", "activation": "relu", **options}
@@ -82,7 +82,7 @@ def test_the_block_max_pooling_equals_keras_max_pooling_behind_a_relu(shape, poo
     import keras
     import tensorflow as tf
 
-    from core.layers import BlockMaxPooling2D
+    from core.model.layers import BlockMaxPooling2D
 
     images = tf.constant(np.random.default_rng(0).normal(size=shape).astype("float32"))
 
@@ -150,10 +150,10 @@ def test_the_seed_network_trains_alike_in_each_implementation(mnist_2000, tmp_pa
     """Keras' layers, the shifted-slice layers, and those compiled by XLA follow the same losses up to
     float rounding; without a choice, the measured fastest for the planned steps is used, measured
     once and kept in the cache folder."""
-    import core.implementation
+    import core.model.implementation
 
     trained = {name: Autoencoder(preset="seed", epochs=2, seed=0, implementation=name).fit(mnist_2000)
-               for name in core.implementation.IMPLEMENTATIONS}
+               for name in core.model.implementation.IMPLEMENTATIONS}
     for name, model in trained.items():
         assert model.implementation_ == name
         for metric in ("loss", "val_loss"):
@@ -162,20 +162,20 @@ def test_the_seed_network_trains_alike_in_each_implementation(mnist_2000, tmp_pa
                                    trained["keras"].transform(mnist_2000.images[:50]), atol=0.05)
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    speeds = {"machine": core.implementation.machine_id(), "keras": 0.010, "keras start": 1.0, "shifted": 0.006,
+    speeds = {"machine": core.model.implementation.machine_id(), "keras": 0.010, "keras start": 1.0, "shifted": 0.006,
               "shifted start": 1.0, "shifted+xla": 0.002, "shifted+xla start": 8.0}
-    core.implementation.cache_path().parent.mkdir(parents=True)
-    core.implementation.cache_path().write_text(__import__("json").dumps(speeds))
-    assert core.implementation.choose(100) == "shifted"  # too short to repay XLA's compilation
-    assert core.implementation.choose(10_000) == "shifted+xla"
+    core.model.implementation.cache_path().parent.mkdir(parents=True)
+    core.model.implementation.cache_path().write_text(__import__("json").dumps(speeds))
+    assert core.model.implementation.choose(100) == "shifted"  # too short to repay XLA's compilation
+    assert core.model.implementation.choose(10_000) == "shifted+xla"
     chosen = Autoencoder(preset="seed", epochs=1, seed=0).fit(mnist_2000)
     assert chosen.implementation_ == "shifted"  # 57 steps: the kept measurement decides
 
 
 @pytest.mark.parametrize("preset", ["seed"])
 def test_measuring_the_implementations_times_each_one(preset):
-    import core.implementation
+    import core.model.implementation
 
-    found = core.implementation.measure()
-    for name in core.implementation.IMPLEMENTATIONS:
+    found = core.model.implementation.measure()
+    for name in core.model.implementation.IMPLEMENTATIONS:
         assert 0 < found[name] < 1 and found[f"{name} start"] >= 0

@@ -8,12 +8,15 @@ import io
 import re
 import zipfile
 
+import pytest
 from PIL import Image
 
 from tests.browser import chromium_page, streamlit_server, wait_for_app_idle
 from tests.conftest import shared_file
 from tests.test_browser import assert_no_exception, screenshot
 from tests.test_sharing_browser import single
+
+pytestmark = pytest.mark.browser  # `python -m pytest -m "not browser"` skips the real-browser tests
 
 ZIP_NAME = "my holiday photos.zip"
 SIDE = 96  # larger than the 64 pixels the model works at

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import pipeline
 from core.data import ImageSet, concatenate, load_image_set
 from core.methods import CLUSTERERS, SCORERS
-from core.pipeline import RunConfig, run_pipeline
+from core.run import RunConfig, run_pipeline, stages
+from core.run import folder as run_folder
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def test_applying_in_chunks_gives_the_results_of_one_batch_and_keeps_the_fit_sam
     positions, every image gets the same results; the 600 keep what the fit gave them."""
     config = RunConfig(data="digits", epochs=20, fit_sample=600)
     one_batch = run_pipeline(config, digits, digits)
-    monkeypatch.setattr(pipeline, "CHUNK_SIZE", 250)
+    monkeypatch.setattr(stages, "CHUNK_SIZE", 250)
     chunked = run_pipeline(config, digits, digits)
 
     assert len(one_batch.table) == 1797 and len(one_batch.sample) == 600
@@ -86,12 +86,12 @@ def test_a_saved_model_loads_with_plain_keras_where_the_project_is_not_installed
 
 def test_a_run_folder_holds_every_artifact_and_reads_back(digits, tmp_path):
     result = run_pipeline(RunConfig(data="digits", preset="seed", epochs=1, method="seed"), digits, digits)
-    folder = pipeline.save_run(result, tmp_path / "run", key="k")
-    record = pipeline.read_record(folder, "k")
-    assert record is not None and set(record["sha256"]) == set(pipeline.ARTIFACTS)
-    again = pipeline.read_run(folder)
+    folder = run_folder.save_run(result, tmp_path / "run", key="k")
+    record = run_folder.read_record(folder, "k")
+    assert record is not None and set(record["sha256"]) == set(run_folder.ARTIFACTS)
+    again = run_folder.read_run(folder)
     pd.testing.assert_frame_equal(again.table, result.table)
     np.testing.assert_array_equal(again.latent, result.latent)
     assert json.loads((folder / "metrics.json").read_text())["model"]["clusterer"] == "KMeans on latent"
     (folder / "results.parquet").write_bytes(b"changed")
-    assert pipeline.read_record(folder, "k") is None  # an altered artifact: no run
+    assert run_folder.read_record(folder, "k") is None  # an altered artifact: no run

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from core.prepare import _bilinear, straighten
+from core.model.prepare import _bilinear, straighten
 
 
 def moments(images):

@@ -14,12 +14,13 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core import cache
+from core import settings
 from core.data import load_image_set
 from core.files import write_atomically
-from core.pipeline import RunConfig, run_pipeline
-from core.runs import RunStore, run_key
+from core.run import RunConfig, run_pipeline
+from core.run.store import RunStore, run_key
 from tests.conftest import ROOT
+from ui import cached
 
 
 @pytest.fixture(scope="module")
@@ -241,14 +242,14 @@ def test_a_failed_run_reports_one_line_and_the_worker_goes_on(tmp_path, digits_3
 
 
 def test_an_interrupted_save_leaves_no_run_and_no_temporary_files(tmp_path, digits_300, small_config, monkeypatch):
-    import core.pipeline
+    import core.run.folder
 
     def fail(path, arrays):
         with open(path, "wb") as file:
             file.write(b"partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(core.pipeline, "write_npz", fail)
+    monkeypatch.setattr(core.run.folder, "write_npz", fail)
     store, config = RunStore(tmp_path), small_config(0)
     key = key_of(config, digits_300)
     with pytest.raises(OSError, match="disk full"):
@@ -282,7 +283,7 @@ def test_a_restarted_app_serves_an_earlier_run_from_disk_without_training(tmp_pa
     key = key_of(config, digits)
     assert RunStore(tmp_path).train(key, config, digits, digits)
 
-    monkeypatch.setenv(cache.RUNS_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(settings.RUNS_DIR, str(tmp_path))
     st.cache_resource.clear()  # a new process: no store, data or model in memory
     st.cache_data.clear()
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
@@ -294,7 +295,7 @@ def test_a_restarted_app_serves_an_earlier_run_from_disk_without_training(tmp_pa
     assert len(app.get("plotly_chart")) >= 2
     next(button for button in app.button if button.label == "Run").click().run()
     assert not app.exception, app.exception
-    assert cache.store().trainings == 0 and cache.store().job(key) is None
+    assert cached.store().trainings == 0 and cached.store().job(key) is None
 
 
 # --- determinism ------------------------------------------------------------------------------
@@ -324,7 +325,7 @@ def test_identical_images_train_and_land_in_one_cluster():
 
 def test_two_app_sessions_pressing_run_for_the_same_settings_at_once_train_once(tmp_path, monkeypatch):
     """Two browser sessions (two AppTest instances, each in its own thread) press Run together."""
-    monkeypatch.setenv(cache.RUNS_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(settings.RUNS_DIR, str(tmp_path))
     sessions = []
     for _ in range(2):  # both choose the same settings on the built-in digits
         app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
@@ -347,7 +348,7 @@ def test_two_app_sessions_pressing_run_for_the_same_settings_at_once_train_once(
     for thread in threads:
         thread.join()
     assert not failures, failures
-    store = cache.store()
+    store = cached.store()
     jobs = list(store._jobs.values())
     assert len(jobs) == 1
     assert jobs[0].wait(timeout=600).stage == "done", jobs[0].progress.error

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import cache, uploads
+from core import settings
 from core.data import load_image_set
 from core.errors import UserInputError
-from core.pipeline import RunConfig
-from core.runs import RunStore, run_key
+from core.run import RunConfig, uploads
+from core.run.store import RunStore, run_key
 from tests.conftest import ROOT
 
 
@@ -85,7 +85,7 @@ def test_uploads_keep_their_names_and_old_unused_ones_are_removed(tmp_path):
 
 
 def test_the_runs_page_lists_runs_and_deletes_nothing_in_public_mode(tmp_path, monkeypatch, digits_file):
-    monkeypatch.setenv(cache.RUNS_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(settings.RUNS_DIR, str(tmp_path))
     data = load_image_set(digits_file)
     RunStore(tmp_path).train(run_key(config_for(digits_file), data.fingerprint(), data.fingerprint()),
                              config_for(digits_file), data, data)

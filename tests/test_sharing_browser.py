@@ -8,10 +8,13 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
+import pytest
 
 from tests.browser import chromium_page, streamlit_server, wait_for_app_idle
 from tests.test_browser import assert_no_exception, screenshot
 from ui.link import encode_indices
+
+pytestmark = pytest.mark.browser  # `python -m pytest -m "not browser"` skips the real-browser tests
 
 NAMES = ["round", "tall", "curly"]
 

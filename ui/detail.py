@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import cache, labels
-from core.data import original_image
-from ui import figures, gallery, state
+from core import labels
+from core.data.originals import original_image
+from ui import cached, figures, gallery, state
 
 NEAREST = 6
 
@@ -34,7 +34,7 @@ def show(index: int) -> None:
     else:
         picture.image(gallery.to_display(image, 256), caption=f"image {index} ({image.shape[0]}×{image.shape[1]})")
     rank = int(np.sum(scores > scores[index])) + 1
-    given = labels.load(cache.store().folder(key), analysed.ids).labels[index]
+    given = labels.load(cached.store().folder(key), analysed.ids).labels[index]
     facts.dataframe(pd.DataFrame({"": {
         "file": str(row["id"]),
         "cluster": str(row["cluster"]),
@@ -47,7 +47,7 @@ def show(index: int) -> None:
 
     st.markdown("**Why is it odd?** The autoencoder's attempt at it, where that attempt differs, and the "
                 "most similar ordinary images (nearest in the latent space, below the anomaly threshold).")
-    seen, reconstruction = (images[0] for images in cache.reconstructions(str(cache.runs_dir()), key, config.data,
+    seen, reconstruction = (images[0] for images in cached.reconstructions(str(cached.runs_dir()), key, config.data,
                                                                            (index,)))
     left, middle, right = st.columns(3)
     left.image(gallery.to_display(seen, 160), caption="as the network sees it")

@@ -23,12 +23,13 @@ def to_display(image: np.ndarray, pixels: int = DISPLAY_PIXELS) -> np.ndarray:
 
 def show_images(images: np.ndarray, captions: list[str] | None = None, columns: int = 10,
                 pixels: int = DISPLAY_PIXELS, below: Callable[[int], object] | None = None,
-                indices=None, key: str = "gallery") -> None:
+                indices=None, key: str = "gallery", on_open: Callable[[int], object] | None = None) -> None:
     """Show (N, H, W, C) images in a grid of ``columns`` per row, with optional captions.
 
     ``below(position)``, when given, draws more widgets under the image at ``position`` (0..N-1).
-    ``indices``, each image's position in the analysed set, adds a magnifier under each image that
-    opens it up close (:func:`ui.detail.show`); ``key`` keeps those buttons apart between galleries.
+    ``indices``, each image's position in the analysed set, with ``on_open`` (``ui.detail.show``), adds
+    a magnifier under each image that calls ``on_open(index)``; ``key`` keeps those buttons apart
+    between galleries.
     """
     if len(images) == 0:
         st.caption("No images to show.")
@@ -39,12 +40,10 @@ def show_images(images: np.ndarray, captions: list[str] | None = None, columns: 
             index = start + offset
             caption = None if captions is None else captions[index]
             cell.image(to_display(images[index], pixels), caption=caption, width="stretch")
-            if indices is not None and cell.button(
+            if on_open is not None and indices is not None and cell.button(
                     "", key=f"{key}-open-{int(indices[index])}", type="tertiary", icon=":material/zoom_in:",
                     help=f"Open {caption or 'this image'} large: its own file, scores, and why it is odd"):
-                from ui import detail
-
-                detail.show(int(indices[index]))
+                on_open(int(indices[index]))
             if below is not None:
                 with cell:
                     below(index)

@@ -8,6 +8,7 @@ import streamlit as st
 from core import labels
 from core.errors import UserInputError
 from core.labels import LabelBook
+from ui import keys
 
 MESSAGE = "labels-message"
 UNDO = "labels-undo"
@@ -75,7 +76,7 @@ def pending_action() -> str | None:
 
 def import_file(key: str, folder, ids) -> None:
     """The uploader's on_change: read the file; ask first when it would change labels made by hand."""
-    upload = st.session_state.get("labels-upload")
+    upload = st.session_state.get(keys.LABELS_UPLOAD)
     if upload is None:
         return
     try:
@@ -92,7 +93,7 @@ def import_file(key: str, folder, ids) -> None:
 
 
 def _apply_import(key: str, folder, current: LabelBook, imported: LabelBook, name: str) -> None:
-    st.session_state["labels-target"] = None  # the imported labels may not hold the chosen one
+    st.session_state[keys.LABELS_TARGET] = None  # the imported labels may not hold the chosen one
     save_change(key, folder, current, imported, f"Imported {imported.progress()['labelled']:,} labels from {name}.")
 
 

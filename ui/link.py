@@ -22,14 +22,12 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from core import uploads
-from core.analysis import MAX_CLUSTERS
-from core.pipeline import METHODS, RunConfig
-from core.presets import MAX_EPOCHS, PRESETS
+from core.methods.checks import MAX_CLUSTERS
+from core.model.presets import MAX_EPOCHS, PRESETS
+from core.run import uploads
+from core.run.config import METHODS, RunConfig
+from ui import keys
 
-APPLIED = "link-applied"
-AUTORUN = "link-autorun"
-LINKED_UPLOAD = "linked-upload"
 MAX_SELECTION_TEXT = 4000
 COLOURS = ("cluster", "label", "anomaly_score", "reconstruction_error")
 AUTOMATIC = "automatic"  # epochs or batch size left to the preset
@@ -118,12 +116,12 @@ def apply_once(built_in: dict[str, str], upload: str, local_path: str, public: b
     are the labels of the other two sources. Parameters that are not understood are named in one
     warning and otherwise ignored.
     """
-    if st.session_state.get(APPLIED):
+    if st.session_state.get(keys.LINK_APPLIED):
         return None
-    st.session_state[APPLIED] = True
+    st.session_state[keys.LINK_APPLIED] = True
     params = st.query_params.to_dict()
     ignored = apply(params, built_in, upload, local_path, public)
-    st.session_state[AUTORUN] = "data" in params and "data" not in ignored
+    st.session_state[keys.AUTORUN] = "data" in params and "data" not in ignored
     if ignored:
         st.warning("This link's " + ", ".join(sorted(set(ignored))) + " could not be used; the defaults are shown.")
     return params.get("page")
@@ -137,23 +135,23 @@ def apply(params: dict[str, str], built_in: dict[str, str], upload: str, local_p
     if data is not None:
         by_spec = {spec: label for label, spec in built_in.items()}
         if data in by_spec:
-            _seed_widget("source", by_spec[data])
+            _seed_widget(keys.SOURCE, by_spec[data])
         elif data.startswith("upload:") and uploads.KEY.match(data.removeprefix("upload:")):
-            _seed_widget("source", upload)
-            st.session_state[LINKED_UPLOAD] = data.removeprefix("upload:")
+            _seed_widget(keys.SOURCE, upload)
+            st.session_state[keys.LINKED_UPLOAD] = data.removeprefix("upload:")
         elif data.startswith("path:") and not public:
-            _seed_widget("source", local_path)
-            st.session_state["local_path"] = data.removeprefix("path:")
+            _seed_widget(keys.SOURCE, local_path)
+            st.session_state[keys.LOCAL_PATH] = data.removeprefix("path:")
         else:
             ignored.append("data")
     preset = settings.get("preset", "default")
-    for name, key in [("preset", "preset"), ("method", f"method-{preset}"), ("epochs", f"epochs-{preset}"),
-                      ("batch", f"batch-{preset}"), ("k", "clusters"), ("contamination", "contamination"),
-                      ("seed", "seed"), ("colour", "map_colour")]:
+    for name, key in [("preset", keys.PRESET), ("method", keys.method_key(preset)), ("epochs", keys.epochs_key(preset)),
+                      ("batch", keys.batch_key(preset)), ("k", keys.CLUSTERS), ("contamination", keys.CONTAMINATION),
+                      ("seed", keys.SEED), ("colour", keys.MAP_COLOUR)]:
         if name in settings:
             _seed_widget(key, None if settings[name] == AUTOMATIC else settings[name])
     if "sel" in params:
-        st.session_state["selected"] = decode_indices(params["sel"])
+        st.session_state[keys.SELECTED] = decode_indices(params["sel"])
     return ignored
 
 
@@ -168,10 +166,10 @@ def data_param_of_spec(spec: str, built_in: dict[str, str]) -> str:
 def _seed_widget(key: str, value) -> None:
     """Set a ``remembered`` widget's value (its key and its mirror) before it is drawn."""
     st.session_state[key] = value
-    st.session_state[f"remembered-{key}"] = value
+    st.session_state[keys.remembered(key)] = value
 
 
-def data_param(source: str, data_spec: str | None, built_in: dict[str, str], upload: str) -> str | None:
+def data_param(source: str, data_spec: str | None, built_in: dict[str, str]) -> str | None:
     """The ``data`` parameter for the sidebar's source and spec (None until the spec is known)."""
     if data_spec is None:
         return None

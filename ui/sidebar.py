@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import streamlit as st
 
-from core import cache, uploads, warmup
-from core.analysis import MAX_CLUSTERS
+from core import settings
 from core.errors import UserInputError
-from core.pipeline import METHODS, RunConfig
-from core.presets import MAX_EPOCHS, PRESETS
-from ui import link
-from ui.state import SELECTION, Selection, current_key, selected
+from core.methods.checks import MAX_CLUSTERS
+from core.model.presets import MAX_EPOCHS, PRESETS
+from core.run import uploads, warmup
+from core.run.config import METHODS, RunConfig, default_method
+from ui import cached, keys, link
+from ui.state import Selection, current_key, selected
 
 BUILT_IN = {
     "Built-in digits (offline)": "digits",
@@ -22,28 +22,18 @@ BUILT_IN = {
 }
 UPLOAD = "Upload .npz or .zip"
 LOCAL_PATH = "Local path"
-PUBLIC_MODE_ENV = "LATENT_EXPLORER_PUBLIC"
 PUBLIC_MODE_SECRET = "public_mode"
-UPLOAD_DAYS_ENV = "LATENT_EXPLORER_UPLOAD_DAYS"
 
 
 def public_mode() -> bool:
     """True when local paths are disabled (a public deployment): $LATENT_EXPLORER_PUBLIC=1, or
     ``public_mode = true`` in ``.streamlit/secrets.toml`` (the Secrets box of Community Cloud)."""
-    if os.environ.get(PUBLIC_MODE_ENV, "").lower() in ("1", "true", "yes"):
+    if settings.public_mode_from_environment():
         return True
     try:
         return str(st.secrets.get(PUBLIC_MODE_SECRET, "")).lower() in ("1", "true", "yes")
     except Exception:  # no secrets file: Streamlit raises its own error types here
         return False
-
-
-def upload_keep_days() -> float:
-    """Days an upload no stored run uses is kept: $LATENT_EXPLORER_UPLOAD_DAYS, else 7."""
-    try:
-        return max(0.0, float(os.environ.get(UPLOAD_DAYS_ENV, uploads.KEEP_DAYS)))
-    except ValueError:
-        return float(uploads.KEEP_DAYS)
 
 
 def apply_link() -> str | None:
@@ -57,42 +47,42 @@ def render() -> bool:
     with st.sidebar:
         st.header("Dataset")
         options = [*BUILT_IN, UPLOAD] + ([] if public_mode() else [LOCAL_PATH])
-        source = remembered(st.selectbox, "Images", "source", options[0], options=options)
+        source = remembered(st.selectbox, "Images", keys.SOURCE, options[0], options=options)
         data_spec, source_error = _data_spec(source)
         if data_spec is not None and source_error is None:
             try:  # loaded once per process (cached); a bad file is said once, on the page, and Run waits
-                cache.load_data(data_spec)
+                cached.load_data(data_spec)
             except UserInputError as error:
                 source_error = str(error)
 
         st.header("Run settings")
-        preset = remembered(st.selectbox, "Autoencoder preset", "preset", "default",
+        preset = remembered(st.selectbox, "Autoencoder preset", keys.PRESET, "default",
                             options=sorted(PRESETS, key=lambda name: name != "default"),
                             help="; ".join(f"**{p.name}**: {p.description}" for p in PRESETS.values()))
         recipe = PRESETS[preset]
-        method = remembered(st.selectbox, "Analysis", f"method-{preset}", "seed" if preset == "seed" else "default",
+        method = remembered(st.selectbox, "Analysis", keys.method_key(preset), default_method(preset),
                             options=list(METHODS), format_func=lambda name: f"{name} method",
                             help="; ".join(f"**{name}**: {method.description}" for name, method in METHODS.items()))
         automatic = None if recipe.adapts_to_data else recipe.epochs  # None: the preset adapts to the data
-        epochs = remembered(st.number_input, "Epochs", f"epochs-{preset}", automatic, min_value=1,
+        epochs = remembered(st.number_input, "Epochs", keys.epochs_key(preset), automatic, min_value=1,
                             max_value=MAX_EPOCHS, placeholder="automatic",
                             help=f"Empty = automatic: {recipe.epochs}, or more on small datasets.")
-        batch_size = remembered(st.number_input, "Batch size", f"batch-{preset}",
+        batch_size = remembered(st.number_input, "Batch size", keys.batch_key(preset),
                                 recipe.batch_size if automatic else None, min_value=1, max_value=8192,
                                 placeholder="automatic",
                                 help=f"Empty = automatic: {recipe.batch_size}, or smaller on small datasets.")
-        clusters = remembered(st.number_input, "Clusters (k)", "clusters", 10, min_value=1, max_value=MAX_CLUSTERS,
+        clusters = remembered(st.number_input, "Clusters (k)", keys.CLUSTERS, 10, min_value=1, max_value=MAX_CLUSTERS,
                               help="Changing k re-clusters the stored latent vectors: no retraining.")
-        contamination = remembered(st.number_input, "Anomaly contamination", "contamination", 0.01,
+        contamination = remembered(st.number_input, "Anomaly contamination", keys.CONTAMINATION, 0.01,
                                    min_value=0.001, max_value=0.499, step=0.005, format="%.3f",
                                    help="Expected share of anomalies: sets the flagging threshold.")
-        seed = remembered(st.number_input, "Seed", "seed", 0, min_value=0, max_value=2**31 - 1)
+        seed = remembered(st.number_input, "Seed", keys.SEED, 0, min_value=0, max_value=2**31 - 1)
         config = RunConfig(data=data_spec, preset=preset, epochs=None if epochs is None else int(epochs),
                            batch_size=None if batch_size is None else int(batch_size),
                            clusters=int(clusters), contamination=float(contamination), seed=int(seed),
                            method=method)
-        st.session_state[SELECTION] = Selection(config=config, source_error=source_error,
-                                                data_param=link.data_param(source, data_spec, BUILT_IN, UPLOAD))
+        st.session_state[keys.SELECTION] = Selection(config=config, source_error=source_error,
+                                                data_param=link.data_param(source, data_spec, BUILT_IN))
         return st.button("Run", type="primary", width="stretch", disabled=data_spec is None or source_error is not None,
                          help="Fix the data first: see the message on the page." if source_error else None)
 
@@ -101,13 +91,13 @@ def open_run(config: RunConfig) -> None:
     """A button callback: select a stored run's data and settings in the sidebar."""
     params = link.settings_params(config, link.data_param_of_spec(config.data, BUILT_IN))
     if link.apply(params, BUILT_IN, UPLOAD, LOCAL_PATH, public_mode()):
-        st.session_state["runs-message"] = "This run's data cannot be opened here (a local path in public mode)."
+        st.session_state[keys.RUNS_MESSAGE] = "This run's data cannot be opened here (a local path in public mode)."
 
 
 def share(page: str, url_path: str) -> None:
     """Put the current view in the address bar, and a "Copy link" control at the sidebar's foot."""
-    chosen = st.session_state[SELECTION]
-    colour = st.session_state.get("map_colour", st.session_state.get("remembered-map_colour"))
+    chosen = st.session_state[keys.SELECTION]
+    colour = st.session_state.get(keys.MAP_COLOUR, st.session_state.get(keys.remembered(keys.MAP_COLOUR)))
     params = link.view_params(link.settings_params(chosen.config, chosen.data_param), page, colour, selected())
     link.write(params)
     with st.sidebar, st.popover("Copy link", icon=":material/link:", width="stretch"):
@@ -122,7 +112,7 @@ def remembered(widget, label: str, key: str, default, **kwargs):
     The value is mirrored in a plain session key and handed back to the widget when it returns.
     A value that is not among ``options`` (say, from a link) falls back to ``default``.
     """
-    mirror = f"remembered-{key}"
+    mirror = keys.remembered(key)
     if key not in st.session_state:
         st.session_state[key] = st.session_state.get(mirror, default)
     if "options" in kwargs and st.session_state[key] not in list(kwargs["options"]):
@@ -137,17 +127,17 @@ def _data_spec(source: str) -> tuple[str | None, str | None]:
     if source in BUILT_IN:
         return BUILT_IN[source], None
     if source == UPLOAD:
-        upload = st.file_uploader("An .npz, or a .zip of images", type=["npz", "zip"], key="upload")
+        upload = st.file_uploader("An .npz, or a .zip of images", type=["npz", "zip"], key=keys.UPLOAD)
         if upload is not None:
-            saved = uploads.save(cache.runs_dir(), upload.name, upload.getvalue())
-            st.session_state[link.LINKED_UPLOAD] = uploads.key_of(saved)  # kept if the uploader is redrawn empty
+            saved = uploads.save(cached.runs_dir(), upload.name, upload.getvalue())
+            st.session_state[keys.LINKED_UPLOAD] = uploads.key_of(saved)  # kept if the uploader is redrawn empty
             return str(saved), None
-        linked = uploads.find(cache.runs_dir(), st.session_state.get(link.LINKED_UPLOAD) or "")
+        linked = uploads.find(cached.runs_dir(), st.session_state.get(keys.LINKED_UPLOAD) or "")
         if linked is not None:
             st.caption(f"Using the earlier upload **{linked.name}**.")
             return str(linked), None
         return None, None
-    text = st.text_input("Path to an .npz, .zip or folder on this machine", key="local_path").strip()
+    text = st.text_input("Path to an .npz, .zip or folder on this machine", key=keys.LOCAL_PATH).strip()
     if not text:
         return None, None
     path = Path(text).expanduser()
@@ -168,37 +158,37 @@ def start_run() -> None:
 
 def start_linked_run() -> None:
     """After a shared link is opened: train its run in the background unless it is stored already."""
-    if st.session_state.pop(link.AUTORUN, False) and st.session_state[SELECTION].ready:
+    if st.session_state.pop(keys.AUTORUN, False) and st.session_state[keys.SELECTION].ready:
         _start()
 
 
 def warm_up_unless_stored() -> None:
     """After a script run: when the selected settings have no stored run, start loading TensorFlow,
-    scikit-learn and UMAP in the background (core/warmup.py), so that pressing Run does not wait."""
-    cache.remove_unused_uploads_once(str(cache.runs_dir()), upload_keep_days())
-    chosen = st.session_state.get(SELECTION)
+    scikit-learn and UMAP in the background (core/run/warmup.py), so that pressing Run does not wait."""
+    cached.remove_unused_uploads_once(str(cached.runs_dir()), settings.upload_keep_days())
+    chosen = st.session_state.get(keys.SELECTION)
     if warmup.started() or chosen is None or not chosen.ready:
         return
     try:
-        bundle = cache.load_data(chosen.config.data)
+        bundle = cached.load_data(chosen.config.data)
     except UserInputError:
         return
-    if not cache.store().has(current_key(bundle)):
+    if not cached.store().has(current_key(bundle)):
         warmup.start()
 
 
 def _start() -> bool:
     """Start the selected run unless it is stored; False (with one error line) for bad input."""
-    chosen = st.session_state[SELECTION]
+    chosen = st.session_state[keys.SELECTION]
     try:
-        bundle = cache.load_data(chosen.config.data)
+        bundle = cached.load_data(chosen.config.data)
         chosen.config.check(len(bundle.analysis))
         key = current_key(bundle)
-        if cache.store().has(key):  # trained before with these model settings: nothing to start
+        if cached.store().has(key):  # trained before with these model settings: nothing to start
             return True
         chosen.config.check(len(bundle.analysis), len(bundle.train))
     except UserInputError as error:
         st.error(str(error))
         return False
-    cache.store().start(key, chosen.config)
+    cached.store().start(key, chosen.config)
     return True

@@ -11,13 +11,11 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from core import cache
 from core.errors import UserInputError
-from core.pipeline import RunConfig, RunResult
-from core.runs import run_key
-
-SELECTION = "selection"
-SELECTED = "selected"
+from core.run.config import RunConfig
+from core.run.results import RunResult
+from core.run.store import run_key
+from ui import cached, keys
 
 
 @dataclass(frozen=True)
@@ -34,20 +32,20 @@ class Selection:
 
 
 def selection() -> Selection:
-    return st.session_state[SELECTION]
+    return st.session_state[keys.SELECTION]
 
 
 def selected() -> tuple[int, ...]:
     """The images selected on the latent map or ticked in a gallery: sorted indices (shared by
     the pages, and part of the link)."""
-    return tuple(st.session_state.get(SELECTED, ()))
+    return tuple(st.session_state.get(keys.SELECTED, ()))
 
 
 def set_selected(indices) -> None:
-    st.session_state[SELECTED] = tuple(sorted({int(i) for i in indices}))
+    st.session_state[keys.SELECTED] = tuple(sorted({int(i) for i in indices}))
 
 
-def data_or_stop() -> cache.DataBundle:
+def data_or_stop() -> cached.DataBundle:
     """The selected images, or one message in the page and a stop."""
     chosen = selection()
     if chosen.source_error:
@@ -57,23 +55,23 @@ def data_or_stop() -> cache.DataBundle:
         st.info("Choose a dataset in the sidebar: upload a file or enter a path.")
         st.stop()
     try:
-        return cache.load_data(chosen.config.data)
+        return cached.load_data(chosen.config.data)
     except UserInputError as error:
         st.error(str(error))
         st.stop()
 
 
-def current_key(bundle: cache.DataBundle) -> str:
+def current_key(bundle: cached.DataBundle) -> str:
     return run_key(selection().config, bundle.train_fingerprint, bundle.analysis_fingerprint)
 
 
-def result_or_stop() -> tuple[cache.DataBundle, str, RunResult]:
+def result_or_stop() -> tuple[cached.DataBundle, str, RunResult]:
     """(data, run key, result) of the selected run, or a hint to press Run and a stop."""
     bundle = data_or_stop()
     key = current_key(bundle)
     config = selection().config
-    if not cache.store().has(key):
-        job = cache.store().job(key)
+    if not cached.store().has(key):
+        job = cached.store().job(key)
         if job is not None and job.running:
             st.info("This run is training: follow it on the **Training** page. This page fills in when it ends.")
             _rerun_when_done(job)
@@ -81,7 +79,7 @@ def result_or_stop() -> tuple[cache.DataBundle, str, RunResult]:
             st.info("No results for these settings yet: press **Run** in the sidebar.")
         st.stop()
     try:
-        return bundle, key, cache.run_result(str(cache.runs_dir()), key, config)
+        return bundle, key, cached.run_result(str(cached.runs_dir()), key, config)
     except UserInputError as error:
         st.error(str(error))
         st.stop()

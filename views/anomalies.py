@@ -4,17 +4,18 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import cache, labels
-from core.analysis import anomaly_threshold
-from core.comparison import comparison_scores, scorer_agreement
-from core.methods import SCORERS
-from ui import figures, gallery, state
+from core import labels
+from core.methods.checks import anomaly_threshold
+from core.methods.registry import SCORERS, SQUARED_ERROR
+from core.run.comparison import comparison_scores, scorer_agreement
+from core.run.results import ModelSummary
+from ui import cached, detail, figures, gallery, state
 
 st.title("Anomalies")
 bundle, key, result = state.result_or_stop()
 config = state.selection().config
 table, comparison = result.table, result.comparison
-in_use = result.metrics["model"]["scorer"]
+in_use = ModelSummary.from_metrics(result.metrics).scorer
 whole = len(comparison) == len(table)
 
 rank_by = st.selectbox("Rank by", list(SCORERS), index=list(SCORERS).index(in_use), key="rank_by",
@@ -23,7 +24,7 @@ rank_by = st.selectbox("Rank by", list(SCORERS), index=list(SCORERS).index(in_us
 if rank_by == in_use:
     positions, scores = table["index"].to_numpy(), table["anomaly_score"].to_numpy()
 else:
-    positions, scores = comparison["index"].to_numpy(), comparison[f"score: {rank_by}"].to_numpy()
+    positions, scores = comparison["index"].to_numpy(), comparison[SCORERS[rank_by].column].to_numpy()
     if not whole:
         st.caption(f"This score is computed on the {len(comparison):,} compared images of the fit sample.")
 threshold = anomaly_threshold(scores, config.contamination)
@@ -39,7 +40,7 @@ order = np.argsort(-scores, kind="stable")[:top_n]
 ranked = positions[order]
 gallery.show_images(bundle.analysis.read(ranked).images,
                     [f"#{rank} · {table['id'].iloc[i]}" for rank, i in enumerate(ranked, 1)],
-                    indices=ranked, key="anomalies")
+                    indices=ranked, key="anomalies", on_open=detail.show)
 st.caption("#rank · file. The magnifier under an image opens it large: its scores, its reconstruction, where "
            "that differs, and the most similar ordinary images.")
 shown = table.iloc[ranked].assign(rank=np.arange(1, len(ranked) + 1), score=scores[order])
@@ -50,7 +51,7 @@ left.plotly_chart(figures.histogram_with_threshold(scores, threshold, f"Distribu
                   width="stretch")
 right.plotly_chart(figures.score_scatter(table["anomaly_score"].to_numpy(), table["reconstruction_error"].to_numpy(),
                                          table["anomaly_score"].to_numpy() > result.metrics["anomaly_threshold"],
-                                         in_use, "reconstruction error (squared)", "Run's score against reconstruction"),
+                                         in_use, SQUARED_ERROR, "Run's score against reconstruction"),
                    width="stretch")
 
 st.subheader("Every anomaly score side by side")
@@ -58,7 +59,7 @@ compared = comparison["index"].to_numpy()
 flags = bundle.analysis.anomaly_flags
 source = "anomaly flags in the data"
 if flags is None or flags[compared].all() or not flags[compared].any():
-    flags, source = labels.load(cache.store().folder(key), bundle.analysis.ids).labels == labels.ANOMALY, \
+    flags, source = labels.load(cached.store().folder(key), bundle.analysis.ids).labels == labels.ANOMALY, \
         "images marked as anomalies on the Labels page"
 known = comparison_scores(comparison, None, flags[compared]).get("anomaly")
 if known:

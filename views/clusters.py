@@ -5,25 +5,26 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import cache
-from core.analysis import distance_to_cluster_mean
-from core.comparison import clusterer_agreement
-from core.methods import STAND_IN_REASON
-from ui import figures, gallery, state
+from core.evaluation import distance_to_cluster_mean
+from core.methods.registry import RAW_PIXEL_KMEANS, STAND_IN_REASON
+from core.run.comparison import clusterer_agreement
+from core.run.results import ModelSummary
+from ui import cached, detail, figures, gallery, state
 
 st.title("Clusters")
 bundle, key, result = state.result_or_stop()
 config = state.selection().config
-root = str(cache.runs_dir())
+root = str(cached.runs_dir())
 table = result.table
 clusters = table["cluster"].to_numpy()
-in_use = result.metrics["model"]["clusterer"]
-if "note" in result.metrics["model"]:
-    st.caption(result.metrics["model"]["note"].capitalize() + ".")
+summary = ModelSummary.from_metrics(result.metrics)
+in_use = summary.clusterer
+if summary.note:
+    st.caption(summary.note.capitalize() + ".")
 
 left, right = st.columns(2)
 with left:
-    scores, clusterer = cache.k_selection(root, key)
+    scores, clusterer = cached.k_selection(root, key)
     criterion = "BIC" if "mixture" in clusterer else "inertia"
     st.plotly_chart(figures.k_selection(scores, config.clusters, criterion), width="stretch")
     st.caption(f"{clusterer} at each k, on the fit sample: look for where {criterion} stops falling and the "
@@ -35,7 +36,7 @@ with right:
 
 st.subheader("Decoded centroids")
 st.caption("The decoder applied to each cluster's mean latent vector: what its average member looks like.")
-centroids = cache.decoded_centroids(root, key, config)
+centroids = cached.decoded_centroids(root, key, config)
 gallery.show_images(centroids, [f"cluster {c} · {sizes[c]:,}" for c in range(config.clusters)])
 
 st.subheader("Members")
@@ -50,7 +51,7 @@ members = (members[::-1] if least_typical else members)[:shown]
 label_text = table["label"].astype(str).to_numpy() if "label" in table else None
 gallery.show_images(bundle.analysis.read(members).images,
                     [str(table["id"].iloc[i]) + ("" if label_text is None else f" · {label_text[i]}") for i in members],
-                    indices=members, key="members")
+                    indices=members, key="members", on_open=detail.show)
 st.caption("file" + (" · true label" if label_text is not None else "") + "; the magnifier opens an image large.")
 
 st.subheader("Every clusterer side by side")
@@ -59,7 +60,7 @@ compared = comparison["index"].to_numpy()
 where = (f"all {len(compared):,} images" if len(compared) == len(table)
          else f"the {len(compared):,} compared images of the fit sample")
 known = result.metrics.get("comparison", {}).get("clustering")
-for name, base in result.metrics.get("model", {}).get("stand_ins", {}).items():
+for name, base in summary.stand_ins.items():
     st.caption(f"**{name}** gives the clusters of **{base}** here: {STAND_IN_REASON}.")
 if known:
     frame = pd.DataFrame(known)
@@ -81,11 +82,10 @@ else:
 
 if label_text is not None:
     st.subheader("Clusters against true labels")
-    baseline = next((row for row in known or [] if row["method"] == "raw-pixel KMeans"), None)
+    baseline = next((row for row in known or [] if row["method"] == RAW_PIXEL_KMEANS), None)
     columns = st.columns(3)
     for column, (name, title) in zip(columns, [("accuracy", "Accuracy"), ("nmi", "NMI"), ("ari", "ARI")]):
         value = result.metrics["clustering"][name]
-        column.metric(title, f"{value:.3f}", None if baseline is None else f"{value - baseline[name]:+.3f} vs raw-pixel "
-                      "KMeans", help="This run's clusters on every image; the difference is on the compared images.")
+        column.metric(title, f"{value:.3f}", None if baseline is None else f"{value - baseline[name]:+.3f} vs {RAW_PIXEL_KMEANS}", help="This run's clusters on every image; the difference is on the compared images.")
     crosstab = pd.crosstab(pd.Series(clusters, name="cluster"), pd.Series(label_text, name="label"))
     st.plotly_chart(figures.heatmap(crosstab, "Images per cluster and label"), width="stretch")

@@ -3,6 +3,7 @@
 import numpy as np
 import streamlit as st
 
+from core.model.presets import design_for
 from ui import figures, gallery, state
 
 st.title("Data")
@@ -17,11 +18,9 @@ columns[2].metric("Image size", f"{height} × {width}")
 columns[3].metric("Colour", "grey" if channels == 1 else "RGB")
 st.caption(f"Source: {images.name}" + ("" if bundle.train is bundle.analysis else f"; trained on {bundle.train.name}"))
 config = state.selection().config
-if config.preset == "default":
-    from core.presets import default_design
-
-    design = default_design(images.image_shape, min(len(bundle.train), config.fit_sample))
-    st.caption(f"The default preset chooses for these images: {design.describe(images.image_shape)}.")
+design = design_for(config.preset, images.image_shape, min(len(bundle.train), config.fit_sample))
+if design is not None:
+    st.caption(f"The {config.preset} preset chooses for these images: {design.describe(images.image_shape)}.")
 
 labels = images.label_text()
 if labels is not None:

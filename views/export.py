@@ -4,8 +4,7 @@ import json
 
 import streamlit as st
 
-from core import cache
-from ui import state
+from ui import cached, state
 
 st.title("Export")
 bundle, key, result = state.result_or_stop()
@@ -14,7 +13,7 @@ st.download_button("Download results.csv", result.table.to_csv(index=False), "re
                    type="primary", icon=":material/table:", on_click="ignore")
 st.caption("One row per image, in input order: " + ", ".join(result.table.columns)
            + ". Higher anomaly_score = more anomalous.")
-st.download_button("Download model.keras", (cache.store().folder(key) / "model.keras").read_bytes(), "model.keras",
+st.download_button("Download model.keras", (cached.store().folder(key) / "model.keras").read_bytes(), "model.keras",
                    "application/octet-stream", icon=":material/neurology:", on_click="ignore")
 st.caption("Plain Keras layers: `keras.saving.load_model('model.keras')` opens it anywhere; "
            "`Autoencoder.load('model.keras')` from `core.model` gives it back as a scikit-learn transformer.")

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import cache, labels
-from core.analysis import distance_to_cluster_mean
-from ui import figures, gallery, labelling, state
+from core import labels
+from core.evaluation import distance_to_cluster_mean
+from ui import cached, figures, gallery, keys, labelling, state
 from ui.labelling import n_images
 
 NO_LABEL = "(no label)"
@@ -14,7 +14,7 @@ NO_LABEL = "(no label)"
 st.title("Labels")
 bundle, key, result = state.result_or_stop()
 config = state.selection().config
-folder = cache.store().folder(key)
+folder = cached.store().folder(key)
 ids = bundle.analysis.ids
 book = labels.load(folder, ids)
 clusters = result.table["cluster"].to_numpy()
@@ -91,7 +91,7 @@ else:
 st.markdown(f"**{n_images(len(selected))} selected**")
 existing = sorted(set(book.labels) - {"", labels.ANOMALY})
 columns = st.columns([2, 1, 1, 1, 1, 1], vertical_alignment="bottom")
-target = columns[0].selectbox("Label", existing, index=None, accept_new_options=True, key="labels-target",
+target = columns[0].selectbox("Label", existing, index=None, accept_new_options=True, key=keys.LABELS_TARGET,
                               placeholder="choose or type a label")
 chosen = n_images(len(selected))
 actions = {  # button -> (what it does to the book, message, help)
@@ -147,5 +147,5 @@ st.download_button("Download labels.csv", book.to_csv(), "labels.csv", "text/csv
                    disabled=progress["labelled"] == 0, on_click="ignore")
 st.caption("Columns index, id, label, source: id is the file name for zip or folder data, else the index; source is "
            "cluster or manual. Labels are saved with the run as you go and come back after a restart.")
-st.file_uploader("Continue from a labels.csv", type=["csv"], key="labels-upload", on_change=labelling.import_file,
+st.file_uploader("Continue from a labels.csv", type=["csv"], key=keys.LABELS_UPLOAD, on_change=labelling.import_file,
                  args=(key, folder, ids), help="Labels you set by hand here are kept unless you choose otherwise.")

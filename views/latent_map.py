@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import figures, gallery, state
+from ui import detail, figures, gallery, state
 from ui.sidebar import remembered
 
 st.title("Latent map")
@@ -29,5 +29,5 @@ if selected:
     rows = table.iloc[shown]
     gallery.show_images(bundle.analysis.read(shown).images,
                         [f"{name} · cluster {c}" for name, c in zip(rows["id"], rows["cluster"])],
-                        indices=shown, key="map-selection")
+                        indices=shown, key="map-selection", on_open=detail.show)
     st.caption("file · cluster; the magnifier under an image opens it large.")

@@ -5,16 +5,19 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from core import cache, uploads
+from core import settings
 from core.errors import UserInputError
-from core.pipeline import RunConfig, read_record
-from core.progress import format_seconds
-from ui import sidebar
+from core.run import uploads
+from core.run.config import RunConfig, default_method
+from core.run.folder import read_record
+from core.run.progress import format_seconds
+from core.run.store import run_key
+from ui import cached, keys, sidebar
 
 st.title("Runs")
-store = cache.store()
+store = cached.store()
 public = sidebar.public_mode()
-message = st.session_state.pop("runs-message", None)
+message = st.session_state.pop(keys.RUNS_MESSAGE, None)
 if message:
     st.error(message)
 
@@ -30,7 +33,7 @@ table = pd.DataFrame([{
     "trained on": run["data"]["trained_on"],
     "images": run["data"]["n_images"],
     "preset": run["config"]["preset"],
-    "method": run["config"]["method"] or ("seed" if run["config"]["preset"] == "seed" else "default"),
+    "method": run["config"]["method"] or default_method(run["config"]["preset"]),
     "epochs": len(run["history"].get("loss", [])),
     "seed": run["config"]["seed"],
     "k": run["config"]["clusters"],
@@ -58,35 +61,33 @@ if runs:
                      "with its labels? This cannot be undone.")
             if st.button("Delete this run", type="primary"):
                 store.delete(run["key"])
-                cache.forget_runs()
+                cached.forget_runs()
                 st.rerun()
 
 
 
 def open_command_line_run() -> None:
     """The button's callback (before the sidebar is drawn): copy the run into the store, select it."""
-    from core.runs import run_key
-
-    folder = st.session_state.get("cli-run-folder", "").strip()
+    folder = st.session_state.get(keys.CLI_RUN_FOLDER, "").strip()
     try:
         record = read_record(folder)
         if record is None:
             raise UserInputError(f"'{folder}' holds no complete run: its run.json is missing or its files changed")
         config = RunConfig(**record["config"])
-        bundle = cache.load_data(config.data)
+        bundle = cached.load_data(config.data)
         store.adopt(folder, run_key(config, bundle.train_fingerprint, bundle.analysis_fingerprint))
         sidebar.open_run(config)
-        st.session_state["runs-open"] = True
+        st.session_state[keys.RUNS_OPEN] = True
     except UserInputError as error:
-        st.session_state["runs-message"] = str(error)
+        st.session_state[keys.RUNS_MESSAGE] = str(error)
 
 
 if not public:
     st.subheader("Open a run made by the command line")
-    folder = st.text_input("Its folder (the --out of python -m core run)", key="cli-run-folder").strip()
+    folder = st.text_input("Its folder (the --out of python -m core run)", key=keys.CLI_RUN_FOLDER).strip()
     st.button("Open this run", on_click=open_command_line_run, disabled=not folder)
-if st.session_state.pop("runs-open", False):
+if st.session_state.pop(keys.RUNS_OPEN, False):
     st.switch_page("views/latent_map.py")
 
-st.caption(f"Uploads that no stored run uses are removed after {sidebar.upload_keep_days():g} days "
-           f"({uploads.FOLDER}/ in the runs folder; set LATENT_EXPLORER_UPLOAD_DAYS to change it).")
+st.caption(f"Uploads that no stored run uses are removed after {settings.upload_keep_days():g} days "
+           f"({uploads.FOLDER}/ in the runs folder; set {settings.UPLOAD_DAYS} to change it).")

@@ -3,14 +3,14 @@
 import numpy as np
 import streamlit as st
 
-from core import cache
-from core.progress import STAGE_TITLES
-from ui import figures, gallery, state
+from core.run.progress import STAGE_TITLES
+from core.run.results import ModelSummary
+from ui import cached, figures, gallery, state
 
 st.title("Training")
 bundle = state.data_or_stop()
 key = state.current_key(bundle)
-store = cache.store()
+store = cached.store()
 job = store.job(key)
 
 
@@ -36,11 +36,10 @@ if not store.has(key):
     st.stop()
 
 record = store.record(key)
-model = cache.stored_run(str(cache.runs_dir()), key).metrics["model"]
+model = ModelSummary.from_metrics(cached.stored_run(str(cached.runs_dir()), key).metrics)
 st.success(f"Trained on {record['data']['n_train_images']:,} images of {record['data']['trained_on']}; "
            f"preset **{record['config']['preset']}**, {len(record['history'].get('loss', []))} epochs.")
-st.caption(f"Network: {model.get('network', model['preset'])}. Clusters: {model['clusterer']}. "
-           f"Anomaly score: {model['scorer']}.")
+st.caption(f"Network: {model.network}. Clusters: {model.clusterer}. Anomaly score: {model.scorer}.")
 st.plotly_chart(figures.loss_curves(record["history"]), width="stretch")
 seconds = {name: value for name, value in record["seconds"].items() if " " not in name}
 if seconds:
@@ -49,5 +48,5 @@ if seconds:
 st.subheader("As the network sees them, and its reconstructions")
 count = st.slider("Images", 10, 40, 10, step=10)
 indices = tuple(int(i) for i in np.random.default_rng(1).choice(len(bundle.analysis), size=count, replace=False))
-seen, reconstructed = cache.reconstructions(str(cache.runs_dir()), key, state.selection().config.data, indices)
+seen, reconstructed = cached.reconstructions(str(cached.runs_dir()), key, state.selection().config.data, indices)
 gallery.show_pairs(seen, reconstructed, names=("network input", "rebuilt"))

@@ -1,0 +1,172 @@
+"""The registry: every clusterer and anomaly scorer by its name, with what it reads and how to make it.
+
+A method's name is defined once, here, as its entry's ``name``; the comparison's column for it
+(``entry.column``: ``cluster: NAME`` or ``score: NAME``) and the ``method`` of metrics.json's
+comparison rows are derived from it. Code elsewhere refers to a method by the constants below
+(``SELF_TRAINED``, ``KMEANS_ON_LATENT``, ...: one for each name used outside this file), never by a
+copy of its name.
+
+``X`` is the column stack of the features an entry names in ``inputs`` (:func:`stack_inputs`):
+``latent`` (N, d), ``manifold`` (N, m), ``pixels`` (N, H*W*C), ``pixel_manifold`` (N, m),
+``cross_entropy`` (N,) and ``squared_error`` (N,).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.methods.clusterers import KMeansClusterer, MixtureClusterer, SelfTrainedClusterer
+from core.methods.scorers import ColumnScorer, IsolationForestScorer, KnnDistanceScorer, LatentAndReconstructionScorer
+
+CLUSTER, SCORE = "cluster", "score"  # the kinds of entry, and the prefixes of their comparison columns
+
+
+@dataclass(frozen=True)
+class MethodSettings:
+    """What a factory may be given: the run's settings that methods read. ``quick`` (scanning many
+    k) makes clusterers with fewer starts; ``novelty`` says the scorer is fitted on other images than
+    it scores; ``image_shape`` (H, W, C) is for methods that read pixels as images."""
+
+    n_clusters: int = 10
+    contamination: float = 0.01
+    seed: int = 0
+    image_shape: tuple[int, int, int] | None = None
+    novelty: bool = False
+    quick: bool = False
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One method in the registry.
+
+    ``kind`` is ``CLUSTER`` or ``SCORE``; ``short`` a name for crowded chart axes; ``inputs`` names
+    the features stacked into its X; ``factory(settings)`` returns an unfitted estimator; ``base``
+    names the entry that stands in for it where training a network is out of place (re-clustering
+    at another k in the app's server); ``uses_autoencoder`` is False for the raw-pixel baselines.
+    """
+
+    kind: str
+    name: str
+    short: str
+    inputs: tuple[str, ...]
+    factory: Callable[[MethodSettings], object]
+    description: str
+    uses_autoencoder: bool = True
+    base: str | None = None
+
+    def make(self, **settings):
+        """An unfitted estimator for ``settings`` (the fields of :class:`MethodSettings`; an unknown
+        keyword is a TypeError, not silently ignored)."""
+        return self.factory(MethodSettings(**settings))
+
+    @property
+    def column(self) -> str:
+        """Its column in the comparison table: ``cluster: NAME`` or ``score: NAME``."""
+        return f"{self.kind}: {self.name}"
+
+
+def _kmeans(settings: MethodSettings) -> KMeansClusterer:
+    return KMeansClusterer(n_clusters=settings.n_clusters, seed=settings.seed, **({"n_init": 2} if settings.quick else {}))
+
+
+def _mixture(settings: MethodSettings) -> MixtureClusterer:
+    return MixtureClusterer(n_clusters=settings.n_clusters, seed=settings.seed,
+                            **({"n_init": 1} if settings.quick else {}))
+
+
+def _self_trained(settings: MethodSettings) -> SelfTrainedClusterer:
+    if settings.image_shape is None:
+        raise ValueError("self-training needs the images' shape")
+    return SelfTrainedClusterer(_kmeans(settings), settings.image_shape, n_clusters=settings.n_clusters,
+                                seed=settings.seed, epochs=10 if settings.image_shape[-1] == 3 else 8)
+
+
+def _forest(settings: MethodSettings) -> IsolationForestScorer:
+    return IsolationForestScorer(contamination=settings.contamination, seed=settings.seed)
+
+
+def _column(settings: MethodSettings) -> ColumnScorer:
+    return ColumnScorer(contamination=settings.contamination)
+
+
+SELF_TRAINED = "KMeans in manifold, self-trained"
+KMEANS_IN_MANIFOLD = "KMeans in manifold"
+KMEANS_ON_LATENT = "KMeans on latent"
+RAW_PIXEL_KMEANS = "raw-pixel KMeans"
+
+CLUSTERERS = {entry.name: entry for entry in [
+    Entry(CLUSTER, SELF_TRAINED, "KMeans + CNN", ("manifold", "pixels"), _self_trained,
+          "KMeans in the 10-D UMAP manifold of the latent vectors, then a small CNN trained on the images with "
+          "those clusters as targets assigns every image", base=KMEANS_IN_MANIFOLD),
+    Entry(CLUSTER, "Gaussian mixture in manifold", "mixture, manifold", ("manifold",), _mixture,
+          "a Gaussian mixture (best of 5 starts) in a 10-D UMAP manifold of the latent vectors"),
+    Entry(CLUSTER, KMEANS_IN_MANIFOLD, "KMeans, manifold", ("manifold",), _kmeans,
+          "KMeans in the same 10-D UMAP manifold of the latent vectors"),
+    Entry(CLUSTER, KMEANS_ON_LATENT, "KMeans, latent", ("latent",), _kmeans,
+          "KMeans on the latent vectors themselves (the 2018 tutorial's way)"),
+    Entry(CLUSTER, RAW_PIXEL_KMEANS, "KMeans, pixels", ("pixels",), _kmeans,
+          "KMeans on the pixels, no autoencoder: the baseline to beat", uses_autoencoder=False),
+    Entry(CLUSTER, "raw-pixel UMAP + mixture", "mixture, pixel UMAP", ("pixel_manifold",), _mixture,
+          "the same UMAP manifold and mixture, on the pixels instead of the latent", uses_autoencoder=False),
+]}
+
+DEFAULT_SCORE = "default score"
+IFOREST_ON_LATENT = "IsolationForest on latent"
+SQUARED_ERROR = "reconstruction error (squared)"
+
+SCORERS = {entry.name: entry for entry in [
+    Entry(SCORE, DEFAULT_SCORE, "default", ("latent", "cross_entropy", "squared_error"),
+          lambda settings: LatentAndReconstructionScorer(contamination=settings.contamination, seed=settings.seed,
+                                                         novelty=settings.novelty),
+          "the distance to the nearest images in the latent space and the reconstruction error, each in units "
+          "of its spread over the training images: the larger of the two (or, against separate clean training "
+          "images, their sum)"),
+    Entry(SCORE, IFOREST_ON_LATENT, "IForest, latent", ("latent",), _forest,
+          "IsolationForest on the latent vectors (the project's starting question)"),
+    Entry(SCORE, "IsolationForest on raw pixels", "IForest, pixels", ("pixels",), _forest,
+          "IsolationForest on the pixels, no autoencoder", uses_autoencoder=False),
+    Entry(SCORE, SQUARED_ERROR, "squared error", ("squared_error",), _column,
+          "mean squared pixel error of the autoencoder's reconstruction"),
+    Entry(SCORE, "reconstruction error (cross-entropy)", "cross-entropy", ("cross_entropy",), _column,
+          "mean binary cross-entropy of the reconstruction, the autoencoder's own loss"),
+    Entry(SCORE, "kNN distance in latent", "kNN, latent", ("latent",),
+          lambda settings: KnnDistanceScorer(contamination=settings.contamination, seed=settings.seed),
+          "mean distance to the 10 nearest images in the latent space"),
+]}
+
+
+SMALL_IMAGE_SIDE = 16
+SELF_TRAINING_MIN_IMAGES = 1_000
+STAND_IN_REASON = "images too small or too few to train its network on"
+
+
+def stand_in(entry: Entry, image_shape, n_images: int) -> Entry:
+    """The entry that runs for ``entry`` on ``n_images`` (H, W, C) images: its ``base`` when the
+    images are under ``SMALL_IMAGE_SIDE`` pixels a side or fewer than ``SELF_TRAINING_MIN_IMAGES``
+    (too small, or too few, for a CNN to learn more than the base's clusters already say; on a
+    hundred photos it only memorises them, for minutes), otherwise ``entry`` itself."""
+    if min(image_shape[:2]) < SMALL_IMAGE_SIDE or n_images < SELF_TRAINING_MIN_IMAGES:
+        return without_training(entry)
+    return entry
+
+
+def without_training(entry: Entry) -> Entry:
+    """``entry``'s ``base`` when it trains a network, else ``entry``: what runs where no network is
+    trained (the app's server, clustering a stored run at another k)."""
+    return CLUSTERERS[entry.base] if entry.base else entry
+
+
+def stand_ins(image_shape, n_images: int) -> dict[str, str]:
+    """{clusterer name: the name of the one that runs for it} on ``n_images`` (H, W, C) images, for
+    the clusterers that give way (see :func:`stand_in`); metrics.json's ``model.stand_ins``."""
+    return {entry.name: used.name for entry in CLUSTERERS.values()
+            if (used := stand_in(entry, image_shape, n_images)) is not entry}
+
+
+def stack_inputs(entry: Entry, features: dict[str, np.ndarray]) -> np.ndarray:
+    """The (N, columns) X of ``entry``: its ``inputs`` from ``features``, side by side."""
+    columns = [np.asarray(features[name]).reshape(len(features[name]), -1) for name in entry.inputs]
+    return columns[0] if len(columns) == 1 else np.hstack(columns)

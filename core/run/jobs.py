@@ -1,0 +1,183 @@
+"""The app's training: runs handed to one worker process, one at a time, and followed as they go.
+
+The app trains in a worker process (:class:`RunQueue`, running ``python -m core.run.worker``), never
+in the server's own: the server stays responsive, Keras' process-wide state is the worker's alone,
+and a run's progress reaches the pages through ``progress.json`` in its folder. Runs take turns in
+that one worker (several at once would share 2 cores and the memory), and two sessions asking for
+the same run share its :class:`TrainingJob`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import UserInputError
+from core.files import write_text
+from core.run.config import RunConfig
+from core.run.progress import Progress
+
+PROGRESS_FILE = "progress.json"
+
+
+
+@dataclass
+class TrainingJob:
+    """One run trained by the worker process; its progress is read from the run folder."""
+
+    store: object  # the RunStore that started it (its root, folder(key) and trainings count)
+    key: str
+    config: RunConfig
+
+    def __post_init__(self):
+        self.folder = self.store.folder(self.key)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / PROGRESS_FILE).unlink(missing_ok=True)
+        self.future: Future = QUEUE.submit(str(self.store.root), self.key, self.config)
+        self.future.add_done_callback(self._count)
+        self._cached: tuple[float, Progress] | None = None
+
+    def _count(self, future: Future) -> None:
+        if not future.cancelled() and future.exception() is None and future.result():
+            self.store.trainings += 1
+
+    @property
+    def running(self) -> bool:
+        return not self.future.done()
+
+    @property
+    def failed(self) -> bool:
+        return self.future.done() and self.error is not None
+
+    @property
+    def error(self) -> str | None:
+        """One line when the run failed: the user's mistake as said, anything else with its type."""
+        if not self.future.done():
+            return None
+        error = self.future.exception()
+        if error is None:
+            return None
+        if isinstance(error, UserInputError):
+            return str(error)
+        if isinstance(error, WorkerStopped):
+            return f"the training process stopped unexpectedly ({error}; out of memory?); press Run to try again"
+        return str(error)
+
+    @property
+    def progress(self) -> Progress:
+        """The run's progress as its worker last wrote it ("queued" before it starts)."""
+        path = self.folder / PROGRESS_FILE
+        try:
+            changed = path.stat().st_mtime
+            if self._cached is None or self._cached[0] != changed:
+                self._cached = (changed, Progress.from_dict(json.loads(path.read_text())))
+            progress = self._cached[1]
+        except (OSError, ValueError, TypeError):
+            progress = Progress()
+        if self.future.done():
+            progress.finish(self.error)
+        return progress
+
+    def wait(self, timeout: float | None = None) -> Progress:
+        with contextlib.suppress(TimeoutError):
+            self.future.exception(timeout=timeout)
+        return self.progress
+
+
+class ProgressFile:
+    """A progress listener that keeps ``path`` up to date (atomically; at most every 0.3 s, except
+    at stage changes and the end)."""
+
+    def __init__(self, path: Path, interval: float = 0.3):
+        self.path, self.interval, self.written = Path(path), interval, 0.0
+
+    def __call__(self, progress: Progress, event: str) -> None:
+        now = time.monotonic()
+        if event in ("stage", "end", "plan", "epoch") or now - self.written >= self.interval:
+            write_text(self.path, progress.to_json())
+            self.written = now
+
+
+class WorkerStopped(RuntimeError):
+    """The worker process ended during a run (killed, or out of memory)."""
+
+
+class RunQueue:
+    """The app's worker process (``python -m core.run.worker``), fed one run at a time.
+
+    Runs wait their turn in a queue; a thread hands each to the worker over its stdin and reads
+    the answer from its stdout. The process starts on first use (or :meth:`warm_up`) and again
+    after it died. A plain subprocess rather than multiprocessing, so nothing depends on how the
+    app's own main module can be imported again.
+    """
+
+    def __init__(self):
+        self._requests: queue.Queue = queue.Queue()
+        self._process: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, root: str, key: str, config: RunConfig) -> Future:
+        """Queue the run ``key`` of ``config`` into runs folder ``root``; the future's result is True
+        when it trained (False: it was stored already)."""
+        future: Future = Future()
+        self._requests.put((future, {"root": root, "key": key, "config": config.to_dict()}))
+        self._serve_in_background()
+        return future
+
+    def warm_up(self) -> Future:
+        """Start the worker process now, so that its imports are done before the first Run; the
+        future is done once they are."""
+        future: Future = Future()
+        self._requests.put((future, {"ping": True}))
+        self._serve_in_background()
+        return future
+
+    def _serve_in_background(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._serve, name="run-queue", daemon=True)
+                self._thread.start()
+
+    def _started_process(self) -> subprocess.Popen:
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen([sys.executable, "-m", "core.run.worker"], cwd=Path(__file__).parents[2],
+                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        return self._process
+
+    def _serve(self) -> None:
+        while True:
+            future, request = self._requests.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            with self._lock:
+                process = self._started_process()
+            try:
+                process.stdin.write(json.dumps(request) + "\n")
+                process.stdin.flush()
+                answer = process.stdout.readline()
+            except OSError:
+                answer = ""
+            if not answer:
+                process.wait()
+                future.set_exception(WorkerStopped(f"exit status {process.returncode}"))
+                continue
+            answer = json.loads(answer)
+            if "error" not in answer:
+                future.set_result(answer["trained"])
+            elif answer.get("user_error"):
+                future.set_exception(UserInputError(answer["error"]))
+            else:
+                future.set_exception(RuntimeError(answer["error"]))
+
+
+QUEUE = RunQueue()
+

@@ -1,0 +1,41 @@
+"""Session-state keys shared between files, defined once (widget keys double as session keys)."""
+
+SELECTION = "selection"  # the sidebar's Selection (data, settings)
+SELECTED = "selected"  # the images selected on a map or ticked in a gallery (sorted indices)
+LINK_APPLIED = "link-applied"  # the session's link was read into it
+AUTORUN = "link-autorun"  # a link named data: train its run unless stored
+LINKED_UPLOAD = "linked-upload"  # the upload a link (or an earlier upload) names
+
+SOURCE = "source"
+UPLOAD = "upload"
+LOCAL_PATH = "local_path"
+PRESET = "preset"
+CLUSTERS = "clusters"
+CONTAMINATION = "contamination"
+SEED = "seed"
+MAP_COLOUR = "map_colour"
+
+RUNS_MESSAGE = "runs-message"
+RUNS_OPEN = "runs-open"
+CLI_RUN_FOLDER = "cli-run-folder"
+
+LABELS_TARGET = "labels-target"
+LABELS_UPLOAD = "labels-upload"
+
+
+def method_key(preset: str) -> str:
+    """The sidebar's Analysis widget for ``preset`` (each preset remembers its own)."""
+    return f"method-{preset}"
+
+
+def epochs_key(preset: str) -> str:
+    return f"epochs-{preset}"
+
+
+def batch_key(preset: str) -> str:
+    return f"batch-{preset}"
+
+
+def remembered(key: str) -> str:
+    """The plain session key mirroring widget ``key`` across runs that do not draw it."""
+    return f"remembered-{key}"
