@@ -175,7 +175,7 @@ def test_another_cluster_count_is_kept_with_its_run_and_read_back_after_a_restar
                                                                                 small_config, tmp_path, monkeypatch):
     """A cluster count other than the run's is clustered once and written to clusters/; a restarted
     store reads it back instead of clustering again."""
-    import core.methods
+    import core.methods.clusterers
 
     root, key, _ = stored_run
     shutil.copytree(root / key, tmp_path / key)
@@ -188,8 +188,8 @@ def test_another_cluster_count_is_kept_with_its_run_and_read_back_after_a_restar
     def no_clustering(*args, **kwargs):
         raise AssertionError("a stored clustering was computed again")
 
-    monkeypatch.setattr(core.methods.KMeansClusterer, "fit", no_clustering)
-    monkeypatch.setattr(core.methods.MixtureClusterer, "fit", no_clustering)
+    monkeypatch.setattr(core.methods.clusterers.KMeansClusterer, "fit", no_clustering)
+    monkeypatch.setattr(core.methods.clusterers.MixtureClusterer, "fit", no_clustering)
     again = RunStore(tmp_path).result(key, config, digits_300)
     pd.testing.assert_frame_equal(again.table, first.table)
     assert again.metrics["clustering"] == first.metrics["clustering"]
