@@ -172,6 +172,16 @@ def test_the_seed_network_trains_alike_in_each_implementation(mnist_2000, tmp_pa
     assert chosen.implementation_ == "shifted"  # 57 steps: the kept measurement decides
 
 
+def test_a_short_seed_training_on_an_unmeasured_machine_uses_keras_layers_and_measures_nothing(tmp_path, monkeypatch):
+    """The measurement would cost more than the faster forms could save in the tutorial's 3 epochs."""
+    import core.model.implementation as implementation
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    steps = 3 * -(-54_000 // 32)  # the tutorial's 3 epochs at batch 32 on MNIST's 54,000 training images
+    assert implementation.choose(steps) == "keras"
+    assert not implementation.cache_path().exists()
+
+
 @pytest.mark.parametrize("preset", ["seed"])
 def test_measuring_the_implementations_times_each_one(preset):
     import core.model.implementation

@@ -5,7 +5,8 @@ The seed network can train with Keras' own ``Conv2D`` and ``MaxPooling2D`` ("ker
 which pays a compilation of several seconds first). Which is fastest depends on the CPU (AVX2 or
 AVX-512, cache sizes) and on how long the training is. :func:`measure` times a few hundred steps of
 each once per machine (seconds) and keeps the result in the user's cache folder;
-:func:`choose` then picks, for a planned number of steps, the one with the least predicted time.
+:func:`choose` then picks, for a planned number of steps, the one with the least predicted time
+(a short training on a machine not measured yet trains with Keras' own layers, unmeasured).
 The same machine and config thus always train with the same implementation (their results differ
 by float rounding), and metrics.json records which.
 """
@@ -46,16 +47,22 @@ def machine_id() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def kept() -> dict | None:
+    """This machine's kept measurement (see :func:`measured`), or None."""
+    try:
+        found = json.loads(cache_path().read_text())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) and found.get("machine") == machine_id() else None
+
+
 def measured() -> dict:
     """Seconds per training step of each implementation, and the XLA compilation's seconds, for
     this machine: read from the cache, or measured now and kept."""
+    found = kept()
+    if found is not None:
+        return found
     path, key = cache_path(), machine_id()
-    try:
-        kept = json.loads(path.read_text())
-        if kept.get("machine") == key:
-            return kept
-    except (OSError, ValueError):
-        pass
     found = {"machine": key, **measure()}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,6 +104,19 @@ def measure() -> dict:
 
 def choose(steps: int, speeds: dict | None = None) -> str:
     """The implementation with the least predicted time for ``steps`` training steps: its start
-    (tracing, compilation) plus steps times its seconds per step."""
-    speeds = speeds or measured()
+    (tracing, compilation) plus steps times its seconds per step, from this machine's kept
+    measurement. Without one, a training of fewer than ``MEASURE_WORTH_STEPS`` steps trains with
+    Keras' own layers and measures nothing: the measurement itself would cost more than the other
+    forms could save, and the seed preset must never be slower than plain Keras."""
+    speeds = speeds or kept()
+    if speeds is None:
+        if steps < MEASURE_WORTH_STEPS:
+            return "keras"
+        speeds = measured()
     return min(IMPLEMENTATIONS, key=lambda name: speeds[f"{name} start"] + steps * speeds[name])
+
+
+# Training steps from which measuring the three forms (a few hundred steps each and one XLA compilation,
+# together the time of a few thousand of Keras' steps) can repay itself when the faster form saves about
+# a fifth of a step.
+MEASURE_WORTH_STEPS = 20_000
