@@ -52,7 +52,8 @@ def k_selection_scores(features: np.ndarray, make_clusterer, cluster_counts, see
     """For each k in ``cluster_counts``: the clusterer's own selection criterion and the silhouette.
 
     ``make_clusterer(k)`` returns an unfitted clusterer with ``selection_score(X)`` (lower is better:
-    KMeans' inertia, a mixture's BIC). Returns one {"k", "criterion", "silhouette"} dict per k.
+    KMeans' inertia, a mixture's BIC, named by its ``criterion``). Returns one {"k", "criterion",
+    "silhouette"} dict per k.
     The silhouette is computed on a seeded sample of at most ``sample_size`` rows (its cost grows
     with N squared); the criterion on all.
     """

@@ -7,7 +7,7 @@ import pytest
 
 from core import evaluation
 from core.errors import UserInputError
-from core.methods import CLUSTERERS, SCORERS, map_embedding, stack_inputs
+from core.methods import CLUSTERERS, SCORERS, map_embedding, stack_inputs, stand_in
 from core.methods.neighbours import neighbor_index
 from core.run.stages import encode
 
@@ -96,10 +96,10 @@ def test_a_cluster_count_above_the_images_is_refused(features):
 
 def test_a_clusterer_that_trains_a_network_gives_way_to_its_base_on_small_or_few_images():
     from core.data import load_image_set
-    from core.methods import SELF_TRAINED, stand_in
-    from core.run import RunConfig, run_pipeline
+    from core.run import METHODS, RunConfig, run_pipeline
 
-    entry = CLUSTERERS[SELF_TRAINED]
+    entry = CLUSTERERS[METHODS["default"].clusterer]
+    assert entry.base is not None
     assert stand_in(entry, (28, 28, 1), 5_000) is entry
     assert stand_in(entry, (28, 28, 1), 999).name == stand_in(entry, (8, 8, 1), 5_000).name == entry.base
     assert stand_in(CLUSTERERS["KMeans on latent"], (8, 8, 1), 10).name == "KMeans on latent"
@@ -108,9 +108,11 @@ def test_a_clusterer_that_trains_a_network_gives_way_to_its_base_on_small_or_few
     digits = load_image_set("digits")
     result = run_pipeline(RunConfig(data="digits", epochs=1), digits, digits)
     assert result.metrics["model"]["clusterer"] == entry.base
-    assert result.metrics["model"]["stand_ins"] == {SELF_TRAINED: entry.base}
-    np.testing.assert_array_equal(result.comparison[f"cluster: {SELF_TRAINED}"],
-                                  result.comparison[f"cluster: {entry.base}"])
+    trainers = [name for name, method in CLUSTERERS.items() if method.base]
+    assert result.metrics["model"]["stand_ins"] == {name: CLUSTERERS[name].base for name in trainers}
+    for name in trainers:
+        np.testing.assert_array_equal(result.comparison[CLUSTERERS[name].column],
+                                      result.comparison[CLUSTERERS[CLUSTERERS[name].base].column])
 
 
 LEARNING = [entry for entry in [*CLUSTERERS.values(), *SCORERS.values()]  # a reconstruction error is its own score

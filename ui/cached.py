@@ -99,16 +99,19 @@ def run_result(root: str, key: str, config: RunConfig) -> RunResult:
 
 
 @st.cache_data(show_spinner="Scoring k from 2 to 15…", max_entries=16)
-def k_selection(root: str, key: str) -> tuple[pd.DataFrame, str]:
+def k_selection(root: str, key: str) -> tuple[pd.DataFrame, str, str]:
     """The run's clusterer at k = 2..15 on the fit sample: its own criterion (KMeans' inertia, a
-    mixture's BIC) and the silhouette, in the space it clusters in. Returns (scores, clusterer name)."""
+    mixture's BIC, ...) and the silhouette, in the space it clusters in. Returns (scores, clusterer
+    name, criterion name)."""
     stored = stored_run(root, key)
     entry = without_training(CLUSTERERS[ModelSummary.from_metrics(stored.metrics).clusterer])  # no training at each k
     features = stack_inputs(entry, {"latent": stored.latent[stored.sample], "manifold": stored.manifold[stored.sample]})
-    scores = k_selection_scores(features, lambda k: entry.make(n_clusters=k, seed=stored.config.seed,
-                                                                         quick=True),
-                                         range(2, 16), seed=stored.config.seed)
-    return pd.DataFrame(scores), entry.name
+
+    def make(k):
+        return entry.make(n_clusters=k, seed=stored.config.seed, quick=True)
+
+    scores = k_selection_scores(features, make, range(2, 16), seed=stored.config.seed)
+    return pd.DataFrame(scores), entry.name, make(2).criterion
 
 
 @st.cache_data(show_spinner="Decoding the cluster centres…", max_entries=16)

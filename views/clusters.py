@@ -24,8 +24,7 @@ if summary.note:
 
 left, right = st.columns(2)
 with left:
-    scores, clusterer = cached.k_selection(root, key)
-    criterion = "BIC" if "mixture" in clusterer else "inertia"
+    scores, clusterer, criterion = cached.k_selection(root, key)
     st.plotly_chart(figures.k_selection(scores, config.clusters, criterion), width="stretch")
     st.caption(f"{clusterer} at each k, on the fit sample: look for where {criterion} stops falling and the "
                "silhouette is high; set **Clusters (k)** in the sidebar. Changing k never retrains.")

@@ -15,6 +15,8 @@ batch: that is what lets a run fit on a sample and apply to any number of images
 from core.methods.embeddings import NeighbourEmbedding, manifold_embedding, map_embedding
 from core.methods.registry import (
     CLUSTERERS,
+    CONSENSUS,
+    CONSENSUS_SELF_TRAINED,
     DEFAULT_SCORE,
     SCORERS,
     SELF_TRAINED,
@@ -27,6 +29,6 @@ from core.methods.registry import (
     without_training,
 )
 
-__all__ = ["CLUSTERERS", "DEFAULT_SCORE", "SCORERS", "SELF_TRAINED", "STAND_IN_REASON", "Entry", "MethodSettings",
+__all__ = ["CLUSTERERS", "CONSENSUS", "CONSENSUS_SELF_TRAINED", "DEFAULT_SCORE", "SCORERS", "SELF_TRAINED", "STAND_IN_REASON", "Entry", "MethodSettings",
            "NeighbourEmbedding", "manifold_embedding", "map_embedding", "stack_inputs", "stand_in", "stand_ins",
            "without_training"]

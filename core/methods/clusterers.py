@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.methods.checks import check_fitted, check_n_clusters
-from core.methods.neighbours import reference_sample
+from core.methods.neighbours import MANIFOLD_DIMENSIONS, nearest_neighbors, reference_sample
 
 MIXTURE_INITS = 5
 
@@ -18,6 +18,8 @@ class KMeansClusterer:
     """KMeans, the best of ``n_init`` seeded starts.
 
     Attributes after ``fit``: ``labels_`` (M,), ``cluster_centers_`` (k, d)."""
+
+    criterion = "inertia"  # what selection_score measures
 
     def __init__(self, n_clusters=10, seed=0, n_init=10):
         self.n_clusters = n_clusters
@@ -46,6 +48,8 @@ class MixtureClusterer:
     """A full-covariance Gaussian mixture, the best of ``n_init`` seeded starts by likelihood.
 
     Attributes after ``fit``: ``labels_`` (M,), ``cluster_centers_`` (k, d) (the component means)."""
+
+    criterion = "BIC"
 
     def __init__(self, n_clusters=10, seed=0, n_init=MIXTURE_INITS):
         self.n_clusters = n_clusters
@@ -77,16 +81,21 @@ class SelfTrainedClusterer:
     small rotations for grey images and mirror images for photos; with label smoothing) and assigns
     every image. It fixes the base's uncertain borders; it cannot undo two groups merged into one.
 
-    X is ``[manifold (m columns), pixels (H*W*C columns)]``; ``image_shape`` says how the pixels
-    form images. Parameters: ``base`` (an unfitted clusterer with ``fit(manifold)`` and
-    ``labels_``), ``min_steps`` (training steps at least, in epochs of at least ``epochs``),
-    ``seed``, ``max_images`` (a seeded sample of at most this many images trains the CNN). Photos
+    X is ``[the base's X, pixels (H*W*C columns)]``; ``image_shape`` says how the pixels form
+    images. Parameters: ``base`` (an unfitted clusterer with ``fit(X)`` and ``labels_``),
+    ``min_steps`` (training steps at least, in epochs of at least ``epochs``), ``seed``,
+    ``max_images`` (a seeded sample of at most this many images trains the CNN), and
+    ``min_agreement``: when set, the base's X starts with the latent vectors
+    (``[latent, manifold]``, as the consensus clusterer's) and the CNN learns only from the images
+    whose base cluster at least this share of their 10 nearest latent neighbours share (the
+    confident ones: a border image's doubtful label is not taught, the CNN decides it). Photos
     (three channels) get a wider CNN (32-64 filters against 16-32) and mirror images.
 
     Attributes after ``fit``: ``labels_`` (M,), ``base_labels_`` (M,), ``network_`` (the CNN).
     """
 
-    def __init__(self, base, image_shape, n_clusters=10, seed=0, epochs=8, min_steps=800, max_images=60_000):
+    def __init__(self, base, image_shape, n_clusters=10, seed=0, epochs=8, min_steps=800, max_images=60_000,
+                 min_agreement=None):
         self.base = base
         self.image_shape = tuple(image_shape)
         self.n_clusters = n_clusters
@@ -94,6 +103,7 @@ class SelfTrainedClusterer:
         self.epochs = epochs
         self.min_steps = min_steps
         self.max_images = max_images
+        self.min_agreement = min_agreement
 
     def _split(self, X) -> tuple[np.ndarray, np.ndarray]:
         X = np.asarray(X, dtype=np.float32)
@@ -104,11 +114,14 @@ class SelfTrainedClusterer:
         from core import import_keras
 
         keras = import_keras()
-        manifold, images = self._split(X)
-        self.base_labels_ = self.base.fit(manifold).labels_
+        rest, images = self._split(X)
+        self.base_labels_ = self.base.fit(rest).labels_
         keras.utils.set_random_seed(int(self.seed))
         self.network_ = self._network(keras)
         trained = reference_sample(len(images), self.seed, self.max_images)
+        if self.min_agreement is not None:
+            agreeing = neighbour_agreement(self.base_labels_, rest[:, :-MANIFOLD_DIMENSIONS]) >= self.min_agreement
+            trained = np.sort(trained[agreeing[trained]])
         targets = np.eye(self.n_clusters, dtype=np.float32)[self.base_labels_[trained]]
         epochs = max(self.epochs, -(-self.min_steps // -(-len(trained) // BATCH)))
         inputs = images if len(trained) == len(images) else images[trained]  # no copy of them all
@@ -143,9 +156,20 @@ class SelfTrainedClusterer:
                         loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.2))
         return network
 
+    @property
+    def criterion(self) -> str:
+        return self.base.criterion
+
     def selection_score(self, X) -> float:
         return self.base.selection_score(self._split(X)[0])
 
 
 BATCH = 128
+
+
+def neighbour_agreement(labels: np.ndarray, latent: np.ndarray, n_neighbors: int = 10) -> np.ndarray:
+    """(N,) share of each row's ``n_neighbors`` nearest rows in the (N, d) latent (itself left out)
+    whose label in (N,) ``labels`` is its own: 1 deep inside a cluster, low on a border."""
+    indices, _ = nearest_neighbors(np.ascontiguousarray(latent, dtype=np.float32), n_neighbors + 1)
+    return (labels[indices[:, 1:]] == labels[:, None]).mean(axis=1)
 

@@ -10,7 +10,13 @@ import numpy as np
 
 from core.methods.checks import check_fitted
 from core.methods.layout import MAP_EPOCHS, fuzzy_weights, umap_embedding
-from core.methods.neighbours import MANIFOLD_NEIGHBORS, MAX_REFERENCE, neighbor_index, reference_sample
+from core.methods.neighbours import (
+    MANIFOLD_DIMENSIONS,
+    MANIFOLD_NEIGHBORS,
+    MAX_REFERENCE,
+    neighbor_index,
+    reference_sample,
+)
 
 
 class NeighbourEmbedding:
@@ -68,7 +74,7 @@ def map_embedding(seed: int = 0) -> NeighbourEmbedding:
     return NeighbourEmbedding(n_components=2, n_neighbors=15, min_dist=0.1, seed=seed)
 
 
-def manifold_embedding(seed: int = 0, n_components: int = 10) -> NeighbourEmbedding:
+def manifold_embedding(seed: int = 0, n_components: int = MANIFOLD_DIMENSIONS) -> NeighbourEmbedding:
     """The clustering manifold (the N2D recipe): UMAP to ``n_components`` dimensions, 20 neighbours,
     min_dist 0, so that clusters come out dense and apart."""
     return NeighbourEmbedding(n_components=n_components, n_neighbors=MANIFOLD_NEIGHBORS, min_dist=0.0,

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-MANIFOLD_NEIGHBORS = 20
+MANIFOLD_NEIGHBORS = 20  # the clustering manifold's UMAP neighbours (core.methods.embeddings)
+MANIFOLD_DIMENSIONS = 10  # and its dimensions
 
 
 def neighbor_index(reference: np.ndarray, n_neighbors: int):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.methods.clusterers import KMeansClusterer, MixtureClusterer, SelfTrainedClusterer
+from core.methods.consensus import ConsensusClusterer
 from core.methods.scorers import ColumnScorer, IsolationForestScorer, KnnDistanceScorer, LatentAndReconstructionScorer
 
 CLUSTER, SCORE = "cluster", "score"  # the kinds of entry, and the prefixes of their comparison columns
@@ -84,6 +85,19 @@ def _self_trained(settings: MethodSettings) -> SelfTrainedClusterer:
                                 seed=settings.seed, epochs=10 if settings.image_shape[-1] == 3 else 8)
 
 
+def _consensus(settings: MethodSettings) -> ConsensusClusterer:
+    return ConsensusClusterer(n_clusters=settings.n_clusters, seed=settings.seed,
+                              **({"n_manifolds": 1} if settings.quick else {}))
+
+
+def _consensus_self_trained(settings: MethodSettings) -> SelfTrainedClusterer:
+    if settings.image_shape is None:
+        raise ValueError("self-training needs the images' shape")
+    return SelfTrainedClusterer(_consensus(settings), settings.image_shape, n_clusters=settings.n_clusters,
+                                seed=settings.seed, epochs=10 if settings.image_shape[-1] == 3 else 8, min_steps=1200,
+                                min_agreement=0.8)
+
+
 def _forest(settings: MethodSettings) -> IsolationForestScorer:
     return IsolationForestScorer(contamination=settings.contamination, seed=settings.seed)
 
@@ -92,12 +106,20 @@ def _column(settings: MethodSettings) -> ColumnScorer:
     return ColumnScorer(contamination=settings.contamination)
 
 
+CONSENSUS_SELF_TRAINED = "consensus of manifolds, self-trained"
+CONSENSUS = "consensus of manifolds"
 SELF_TRAINED = "KMeans in manifold, self-trained"
 KMEANS_IN_MANIFOLD = "KMeans in manifold"
 KMEANS_ON_LATENT = "KMeans on latent"
 RAW_PIXEL_KMEANS = "raw-pixel KMeans"
 
 CLUSTERERS = {entry.name: entry for entry in [
+    Entry(CLUSTER, CONSENSUS_SELF_TRAINED, "consensus + CNN", ("latent", "manifold", "pixels"), _consensus_self_trained,
+          "the consensus of manifolds below, then a small CNN trained on the images whose cluster their latent "
+          "neighbours agree on assigns every image", base=CONSENSUS),
+    Entry(CLUSTER, CONSENSUS, "consensus", ("latent", "manifold"), _consensus,
+          "KMeans over-clusters each of up to three 10-D UMAP manifolds of the latent vectors, the groups are merged "
+          "along the latent's neighbour graph (greatest modularity first), and the manifolds' consensus is kept"),
     Entry(CLUSTER, SELF_TRAINED, "KMeans + CNN", ("manifold", "pixels"), _self_trained,
           "KMeans in the 10-D UMAP manifold of the latent vectors, then a small CNN trained on the images with "
           "those clusters as targets assigns every image", base=KMEANS_IN_MANIFOLD),

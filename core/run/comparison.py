@@ -54,8 +54,12 @@ def comparison_stage(config, fitted, analysed, sample: np.ndarray, outputs: dict
         knn = nearest_neighbors(features["pixels"])
         cached["pixel_manifold"] = manifold_embedding(config.seed).fit(features["pixels"], knn).embedding_
     features["pixel_manifold"] = cached["pixel_manifold"]
-    known = {**cached, **({CLUSTERERS[fitted.clusterer_name].column: outputs["cluster"],
-                           SCORERS[fitted.scorer_name].column: outputs["anomaly_score"]} if whole_sample else {})}
+    known = dict(cached)
+    if whole_sample:  # the run's own clusters and scores, and its clusterer's base's, need no second fit
+        entry = CLUSTERERS[fitted.clusterer_name]
+        known[entry.column], known[SCORERS[fitted.scorer_name].column] = outputs["cluster"], outputs["anomaly_score"]
+        if entry.base and hasattr(fitted.clusterer, "base_labels_"):
+            known[CLUSTERERS[entry.base].column] = fitted.clusterer.base_labels_
 
     def cluster(entry):
         used = stand_in(entry, analysed.image_shape, len(compared))

@@ -16,11 +16,11 @@ from core.errors import UserInputError
 from core.methods.checks import check_contamination, check_n_clusters
 from core.methods.registry import (
     CLUSTERERS,
+    CONSENSUS_SELF_TRAINED,
     DEFAULT_SCORE,
     IFOREST_ON_LATENT,
     KMEANS_ON_LATENT,
     SCORERS,
-    SELF_TRAINED,
     SELF_TRAINING_MIN_IMAGES,
     SMALL_IMAGE_SIDE,
     stand_in,
@@ -55,7 +55,7 @@ class Method:
 
 
 METHODS = {
-    "default": Method(clusterer=SELF_TRAINED, scorer=DEFAULT_SCORE),
+    "default": Method(clusterer=CONSENSUS_SELF_TRAINED, scorer=DEFAULT_SCORE),
     "seed": Method(clusterer=KMEANS_ON_LATENT, scorer=IFOREST_ON_LATENT),
 }
 

@@ -29,7 +29,7 @@ from core import import_keras
 from core.data.images import ImageSet
 from core.data.load import check_number_of_images, load_train_and_analysis_sets
 from core.methods.embeddings import manifold_embedding, map_embedding
-from core.methods.neighbours import nearest_neighbors
+from core.methods.neighbours import MAX_REFERENCE, nearest_neighbors, reference_sample
 from core.methods.registry import CLUSTERERS, SCORERS, stack_inputs
 from core.model.presets import design_for, training_plan
 from core.model.reconstruction import cross_entropy_error, squared_error
@@ -202,7 +202,9 @@ def fit_pipeline(config: RunConfig, train_images: ImageSet, analysed: ImageSet, 
                  progress: Progress, callbacks=None) -> tuple[FittedPipeline, dict, dict]:
     """Fit every stage on the samples. Returns the fitted pipeline, the analysed sample's results
     (the same columns as :meth:`FittedPipeline.apply`, plus ``cross_entropy``), and the features of
-    the training images the scorer was fitted on (the same dict when they are the analysed ones)."""
+    the training images the scorer was fitted on: the same dict when they are the analysed ones,
+    else those of a seeded ``MAX_REFERENCE`` of the training images (the rows the scorers measure
+    new images against anyway)."""
     from core.model.autoencoder import Autoencoder
 
     method = config.analysis_method
@@ -211,7 +213,9 @@ def fit_pipeline(config: RunConfig, train_images: ImageSet, analysed: ImageSet, 
         model.fit(train_images.images, callbacks=[_epoch_reporter(progress), *(callbacks or [])])
     with progress.run_stage("encode"):
         outputs = encode(model, analysed.images)
-        reference = outputs if same_set else encode(model, train_images.images)
+        # against separate training images, the scorers measure new images against a seeded sample of them
+        trained = np.sort(reference_sample(len(train_images), config.seed, MAX_REFERENCE)) if not same_set else None
+        reference = outputs if same_set else encode(model, train_images.images[trained])
     with progress.run_stage("map"):
         manifold, flat_map = fit_embeddings(outputs["latent"], config.seed)
         outputs["manifold"], outputs["map"] = manifold.embedding_, flat_map.embedding_
@@ -228,7 +232,7 @@ def fit_pipeline(config: RunConfig, train_images: ImageSet, analysed: ImageSet, 
                                     else scorer.decision_function(stack_inputs(entry, outputs)))
     outputs["reconstruction_error"] = outputs["squared_error"]
     if not same_set:
-        reference["pixels"] = flat(train_images.images)
+        reference["pixels"] = flat(train_images.images[trained])
     return (FittedPipeline(model, manifold, flat_map, clusterer, scorer, clusterer_name, method.scorer), outputs,
             reference)
 
