@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from core.errors import UserInputError
-from core.methods.registry import STAND_IN_REASON
+from core.methods.registry import stand_in_reason
 from core.model.presets import PRESETS
 from core.run.config import FIT_SAMPLE, METHODS
 
@@ -170,7 +170,8 @@ def format_summary(metrics: dict) -> str:
         rows.append(("compared", f"every method on {data['compared']:,} images of the fit sample:"))
     stand_ins = metrics.get("model", {}).get("stand_ins", {})
     for row in comparison.get("clustering", []):
-        note = f" (as {stand_ins[row['method']]}: {STAND_IN_REASON})" if row["method"] in stand_ins else ""
+        used = stand_ins.get(row["method"])
+        note = f" (as {used}: {stand_in_reason(row['method'], used)})" if used else ""
         rows.append((f"  {row['method']}",
                      f"accuracy {row['accuracy']:.3f}, nmi {row['nmi']:.3f}, ari {row['ari']:.3f}{note}"))
     for row in comparison.get("anomaly", []):

@@ -125,9 +125,10 @@ def decoded_centroids(root: str, key: str, config: RunConfig) -> np.ndarray:
 
 
 @st.cache_data(show_spinner="Reconstructing the images…", max_entries=16)
-def reconstructions(root: str, key: str, data_spec: str, indices: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(network inputs, reconstructions), each (n, h, w, C): the analysed images at ``indices`` as the
-    network sees them (straightened, standardised or as they are), and its attempt at them."""
+def reconstructions(root: str, key: str, data_spec: str, indices: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(pictures, drawings), each (n, h, w, C): the analysed images at ``indices`` as the network
+    sees them (straightened, standardised or as they are; with photo features, standardised and
+    halved) and its drawing of them (the reconstruction, or what the pixel decoder draws from their
+    latent vectors); None when the network rebuilds vectors and nothing draws pixels."""
     images = load_data(data_spec).analysis.read(np.asarray(indices, dtype=np.int64)).images
-    model = trained_model(root, key)
-    return model.prepare(images), model.reconstruct(images)
+    return trained_model(root, key).draw(images)

@@ -12,6 +12,8 @@ import streamlit as st
 
 from core import labels
 from core.data.originals import original_image
+from core.model.presets import DRAWINGS
+from core.run.results import ModelSummary
 from ui import cached, figures, gallery, state
 
 NEAREST = 6
@@ -47,12 +49,14 @@ def show(index: int) -> None:
 
     st.markdown("**Why is it odd?** The autoencoder's attempt at it, where that attempt differs, and the "
                 "most similar ordinary images (nearest in the latent space, below the anomaly threshold).")
-    seen, reconstruction = (images[0] for images in cached.reconstructions(str(cached.runs_dir()), key, config.data,
-                                                                           (index,)))
-    left, middle, right = st.columns(3)
-    left.image(gallery.to_display(seen, 160), caption="as the network sees it")
-    middle.image(gallery.to_display(reconstruction, 160), caption="reconstruction")
-    right.plotly_chart(figures.error_map(np.abs(seen - reconstruction).mean(axis=-1)), width="stretch")
+    st.caption(DRAWINGS[ModelSummary.from_metrics(result.metrics).representation].capitalize() + ".")
+    drawn = cached.reconstructions(str(cached.runs_dir()), key, config.data, (index,))
+    if drawn is not None:
+        seen, reconstruction = (images[0] for images in drawn)
+        left, middle, right = st.columns(3)
+        left.image(gallery.to_display(seen, 160), caption="as the network sees it")
+        middle.image(gallery.to_display(reconstruction, 160), caption="reconstruction")
+        right.plotly_chart(figures.error_map(np.abs(seen - reconstruction).mean(axis=-1)), width="stretch")
     nearest = nearest_normal(result.latent, scores, threshold, index)
     gallery.show_images(analysed.read(nearest).images, [str(result.table["id"].iloc[i]) for i in nearest],
                         columns=NEAREST)

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.evaluation import distance_to_cluster_mean
-from core.methods.registry import RAW_PIXEL_KMEANS, STAND_IN_REASON
+from core.methods.registry import RAW_PIXEL_KMEANS, stand_in_reason
 from core.run.comparison import clusterer_agreement
 from core.run.results import ModelSummary
 from ui import cached, detail, figures, gallery, state
@@ -60,7 +60,7 @@ where = (f"all {len(compared):,} images" if len(compared) == len(table)
          else f"the {len(compared):,} compared images of the fit sample")
 known = result.metrics.get("comparison", {}).get("clustering")
 for name, base in summary.stand_ins.items():
-    st.caption(f"**{name}** gives the clusters of **{base}** here: {STAND_IN_REASON}.")
+    st.caption(f"**{name}** gives the clusters of **{base}** here: {stand_in_reason(name, base)}.")
 if known:
     frame = pd.DataFrame(known)
     st.caption(f"On {where}, k = {config.clusters}, against the true labels, best first; "

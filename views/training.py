@@ -3,6 +3,7 @@
 import numpy as np
 import streamlit as st
 
+from core.model.presets import DRAWINGS
 from core.run.progress import STAGE_TITLES
 from core.run.results import ModelSummary
 from ui import cached, figures, gallery, state
@@ -48,5 +49,7 @@ if seconds:
 st.subheader("As the network sees them, and its reconstructions")
 count = st.slider("Images", 10, 40, 10, step=10)
 indices = tuple(int(i) for i in np.random.default_rng(1).choice(len(bundle.analysis), size=count, replace=False))
-seen, reconstructed = cached.reconstructions(str(cached.runs_dir()), key, state.selection().config.data, indices)
-gallery.show_pairs(seen, reconstructed, names=("network input", "rebuilt"))
+st.caption(DRAWINGS[model.representation].capitalize() + ".")
+drawn = cached.reconstructions(str(cached.runs_dir()), key, state.selection().config.data, indices)
+if drawn is not None:
+    gallery.show_pairs(*drawn, names=("network input", "rebuilt"))

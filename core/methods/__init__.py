@@ -25,10 +25,11 @@ from core.methods.registry import (
     MethodSettings,
     stack_inputs,
     stand_in,
+    stand_in_reason,
     stand_ins,
     without_training,
 )
 
 __all__ = ["CLUSTERERS", "CONSENSUS", "CONSENSUS_SELF_TRAINED", "DEFAULT_SCORE", "SCORERS", "SELF_TRAINED", "STAND_IN_REASON", "Entry", "MethodSettings",
-           "NeighbourEmbedding", "manifold_embedding", "map_embedding", "stack_inputs", "stand_in", "stand_ins",
+           "NeighbourEmbedding", "manifold_embedding", "map_embedding", "stack_inputs", "stand_in", "stand_in_reason", "stand_ins",
            "without_training"]

@@ -164,6 +164,63 @@ class SelfTrainedClusterer:
         return self.base.selection_score(self._split(X)[0])
 
 
+class SelfLabelledClusterer:
+    """A clustering sharpened by a linear classifier on a representation: a base clusterer groups
+    the rows, a logistic regression learns those groups from the images' representation (photos'
+    content features, a user's vectors), taught only by each group's more typical half (the rows
+    nearest its centre in the base's space), and assigns every image. The cheap counterpart, for
+    representations, of :class:`SelfTrainedClusterer`'s CNN on pixels.
+
+    X is ``[the base's X, representation (n_features columns)]``. Parameters: ``base``,
+    ``n_features``, ``n_clusters``, ``seed``, ``typical`` (the share of each group that teaches),
+    ``regularization`` (logistic regression's C).
+
+    Attributes after ``fit``: ``labels_`` (M,), ``base_labels_`` (M,), ``classifier_``, ``mean_``
+    and ``scale_`` (the representation's standardisation).
+    """
+
+    def __init__(self, base, n_features: int, n_clusters=10, seed=0, typical=0.5, regularization=0.1):
+        self.base = base
+        self.n_features = n_features
+        self.n_clusters = n_clusters
+        self.seed = seed
+        self.typical = typical
+        self.regularization = regularization
+
+    def _split(self, X) -> tuple[np.ndarray, np.ndarray]:
+        X = np.asarray(X, dtype=np.float32)
+        return X[:, :-self.n_features], X[:, -self.n_features:]
+
+    def fit(self, X):
+        from sklearn.linear_model import LogisticRegression
+
+        rest, features = self._split(X)
+        self.base_labels_ = self.base.fit(rest).labels_
+        space = rest[:, -MANIFOLD_DIMENSIONS:]  # the manifold: where the base's groups are compact
+        teaching = np.zeros(len(X), dtype=bool)
+        for group in np.unique(self.base_labels_):
+            members = np.flatnonzero(self.base_labels_ == group)
+            distance = np.linalg.norm(space[members] - space[members].mean(axis=0), axis=1)
+            teaching[members[distance <= np.quantile(distance, self.typical)]] = True
+        self.mean_, self.scale_ = features.mean(axis=0), features.std(axis=0) + np.float32(1e-6)
+        self.classifier_ = LogisticRegression(C=self.regularization, max_iter=500, random_state=self.seed)
+        self.classifier_.fit((features[teaching] - self.mean_) / self.scale_, self.base_labels_[teaching])
+        self.labels_ = self.predict(X)
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        check_fitted(self, "classifier_")
+        features = self._split(X)[1]
+        return self.classifier_.predict((features - self.mean_) / self.scale_).astype(np.int64)
+
+    @property
+    def criterion(self) -> str:
+        return self.base.criterion
+
+    def selection_score(self, X) -> float:
+        return self.base.selection_score(self._split(X)[0])
+
+
 BATCH = 128
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.methods.clusterers import KMeansClusterer, MixtureClusterer, SelfTrainedClusterer
+from core.methods.clusterers import KMeansClusterer, MixtureClusterer, SelfLabelledClusterer, SelfTrainedClusterer
 from core.methods.consensus import ConsensusClusterer
 from core.methods.scorers import ColumnScorer, IsolationForestScorer, KnnDistanceScorer, LatentAndReconstructionScorer
 
@@ -29,7 +29,8 @@ CLUSTER, SCORE = "cluster", "score"  # the kinds of entry, and the prefixes of t
 class MethodSettings:
     """What a factory may be given: the run's settings that methods read. ``quick`` (scanning many
     k) makes clusterers with fewer starts; ``novelty`` says the scorer is fitted on other images than
-    it scores; ``image_shape`` (H, W, C) is for methods that read pixels as images."""
+    it scores; ``image_shape`` (H, W, C) is for methods that read pixels as images;
+    ``representation_size`` the columns of the representation, for methods that read it."""
 
     n_clusters: int = 10
     contamination: float = 0.01
@@ -37,6 +38,7 @@ class MethodSettings:
     image_shape: tuple[int, int, int] | None = None
     novelty: bool = False
     quick: bool = False
+    representation_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,9 @@ class Entry:
     ``kind`` is ``CLUSTER`` or ``SCORE``; ``short`` a name for crowded chart axes; ``inputs`` names
     the features stacked into its X; ``factory(settings)`` returns an unfitted estimator; ``base``
     names the entry that stands in for it where training a network is out of place (re-clustering
-    at another k in the app's server); ``uses_autoencoder`` is False for the raw-pixel baselines.
+    at another k in the app's server); ``on_representation`` the entry that runs for it when the
+    autoencoder learns from a representation instead of pixels (photos' content features, a user's
+    vectors); ``uses_autoencoder`` is False for the raw-pixel baselines.
     """
 
     kind: str
@@ -57,6 +61,7 @@ class Entry:
     description: str
     uses_autoencoder: bool = True
     base: str | None = None
+    on_representation: str | None = None
 
     def make(self, **settings):
         """An unfitted estimator for ``settings`` (the fields of :class:`MethodSettings`; an unknown
@@ -98,6 +103,13 @@ def _consensus_self_trained(settings: MethodSettings) -> SelfTrainedClusterer:
                                 min_agreement=0.8)
 
 
+def _consensus_self_labelled(settings: MethodSettings) -> SelfLabelledClusterer:
+    if settings.representation_size is None:
+        raise ValueError("self-labelling needs the representation's size")
+    return SelfLabelledClusterer(_consensus(settings), settings.representation_size, n_clusters=settings.n_clusters,
+                                 seed=settings.seed)
+
+
 def _forest(settings: MethodSettings) -> IsolationForestScorer:
     return IsolationForestScorer(contamination=settings.contamination, seed=settings.seed)
 
@@ -108,6 +120,7 @@ def _column(settings: MethodSettings) -> ColumnScorer:
 
 CONSENSUS_SELF_TRAINED = "consensus of manifolds, self-trained"
 CONSENSUS = "consensus of manifolds"
+CONSENSUS_SELF_LABELLED = "consensus of manifolds, self-labelled"
 SELF_TRAINED = "KMeans in manifold, self-trained"
 KMEANS_IN_MANIFOLD = "KMeans in manifold"
 KMEANS_ON_LATENT = "KMeans on latent"
@@ -116,7 +129,10 @@ RAW_PIXEL_KMEANS = "raw-pixel KMeans"
 CLUSTERERS = {entry.name: entry for entry in [
     Entry(CLUSTER, CONSENSUS_SELF_TRAINED, "consensus + CNN", ("latent", "manifold", "pixels"), _consensus_self_trained,
           "the consensus of manifolds below, then a small CNN trained on the images whose cluster their latent "
-          "neighbours agree on assigns every image", base=CONSENSUS),
+          "neighbours agree on assigns every image", base=CONSENSUS, on_representation=CONSENSUS_SELF_LABELLED),
+    Entry(CLUSTER, CONSENSUS_SELF_LABELLED, "consensus + linear", ("latent", "manifold", "representation"),
+          _consensus_self_labelled, "the consensus of manifolds below, then a logistic regression trained on the "
+          "representation of each cluster's more typical half assigns every image", base=CONSENSUS),
     Entry(CLUSTER, CONSENSUS, "consensus", ("latent", "manifold"), _consensus,
           "KMeans over-clusters each of up to three 10-D UMAP manifolds of the latent vectors, the groups are merged "
           "along the latent's neighbour graph (greatest modularity first), and the manifolds' consensus is kept"),
@@ -163,15 +179,32 @@ SCORERS = {entry.name: entry for entry in [
 SMALL_IMAGE_SIDE = 16
 SELF_TRAINING_MIN_IMAGES = 1_000
 STAND_IN_REASON = "images too small or too few to train its network on"
+REPRESENTATION_REASON = "the network learns from the images' representation, which a linear model reads directly"
+NO_REPRESENTATION_REASON = "the network learns from the pixels here: there is no representation to read"
 
 
-def stand_in(entry: Entry, image_shape, n_images: int) -> Entry:
-    """The entry that runs for ``entry`` on ``n_images`` (H, W, C) images: its ``base`` when the
-    images are under ``SMALL_IMAGE_SIDE`` pixels a side or fewer than ``SELF_TRAINING_MIN_IMAGES``
-    (too small, or too few, for a CNN to learn more than the base's clusters already say; on a
-    hundred photos it only memorises them, for minutes), otherwise ``entry`` itself."""
-    if min(image_shape[:2]) < SMALL_IMAGE_SIDE or n_images < SELF_TRAINING_MIN_IMAGES:
+def stand_in_reason(name: str, used: str) -> str:
+    """Why clusterer ``used`` runs for clusterer ``name`` (a pair of metrics.json's ``model.stand_ins``)."""
+    entry = CLUSTERERS[name]
+    if entry.on_representation == used:
+        return REPRESENTATION_REASON
+    return NO_REPRESENTATION_REASON if "representation" in entry.inputs else STAND_IN_REASON
+
+
+def stand_in(entry: Entry, image_shape, n_images: int, representation: bool = False) -> Entry:
+    """The entry that runs for ``entry`` on ``n_images`` images of ``image_shape`` ((H, W, C), or (d,)
+    for vectors): its ``base`` when the images are under ``SMALL_IMAGE_SIDE`` pixels a side or fewer
+    than ``SELF_TRAINING_MIN_IMAGES`` (too small, or too few, to learn more than the base's clusters
+    already say; on a hundred photos a CNN only memorises them, for minutes), or when it reads a
+    representation the run does not have; with a ``representation`` (the network learns from
+    photos' features or vectors), its ``on_representation`` entry where it has one; otherwise
+    ``entry`` itself."""
+    if n_images < SELF_TRAINING_MIN_IMAGES or (len(image_shape) == 3 and min(image_shape[:2]) < SMALL_IMAGE_SIDE):
         return without_training(entry)
+    if "representation" in entry.inputs and not representation:
+        return without_training(entry)
+    if representation and entry.on_representation:
+        return CLUSTERERS[entry.on_representation]
     return entry
 
 
@@ -181,11 +214,11 @@ def without_training(entry: Entry) -> Entry:
     return CLUSTERERS[entry.base] if entry.base else entry
 
 
-def stand_ins(image_shape, n_images: int) -> dict[str, str]:
-    """{clusterer name: the name of the one that runs for it} on ``n_images`` (H, W, C) images, for
-    the clusterers that give way (see :func:`stand_in`); metrics.json's ``model.stand_ins``."""
+def stand_ins(image_shape, n_images: int, representation: bool = False) -> dict[str, str]:
+    """{clusterer name: the name of the one that runs for it} on ``n_images`` images, for the
+    clusterers that give way (see :func:`stand_in`); metrics.json's ``model.stand_ins``."""
     return {entry.name: used.name for entry in CLUSTERERS.values()
-            if (used := stand_in(entry, image_shape, n_images)) is not entry}
+            if (used := stand_in(entry, image_shape, n_images, representation)) is not entry}
 
 
 def stack_inputs(entry: Entry, features: dict[str, np.ndarray]) -> np.ndarray:

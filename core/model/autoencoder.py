@@ -41,13 +41,14 @@ _FIT_LOCK = threading.Lock()
 
 
 def as_images(X) -> np.ndarray:
-    """An ImageSet or array -> float32 (N, H, W, C); a 3-D array gets one channel."""
+    """An ImageSet or array -> float32 (N, H, W, C); a 3-D array gets one channel; a 2-D array is
+    (N, d) vectors (a user's embeddings) and stays as it is."""
     images = getattr(X, "images", X)
     images = np.asarray(images, dtype=np.float32)
     if images.ndim == 3:
         images = images[..., np.newaxis]
-    if images.ndim != 4:
-        raise UserInputError(f"images must have shape (N, H, W, C), got {images.shape}")
+    if images.ndim not in (2, 4):
+        raise UserInputError(f"images must have shape (N, H, W, C) (or vectors (N, d)), got {images.shape}")
     return images
 
 
@@ -103,13 +104,48 @@ def _validation_loss_callback(validation: np.ndarray, loss: str):
     return ValidationLoss()
 
 
+# Automatic epochs end when val_loss has not improved by this share for this many epochs in a row.
+EARLY_STOP_PATIENCE = 3
+EARLY_STOP_MIN_IMPROVEMENT = 1e-4
+
+
+def _stop_when_flat():
+    """A new StopWhenFlat callback (its class is made here: Keras is imported on first use)."""
+    import keras
+
+    class StopWhenFlat(keras.callbacks.Callback):
+        """Stops the training once val_loss has not fallen by ``EARLY_STOP_MIN_IMPROVEMENT`` (relative)
+        for ``EARLY_STOP_PATIENCE`` epochs. Unlike Keras' EarlyStopping it keeps its state across the
+        two ``fit`` calls of a trimmed training. Put it after the callback that computes val_loss."""
+
+        def __init__(self):
+            super().__init__()
+            self.best, self.waited, self.stopped = np.inf, 0, False
+
+        def on_epoch_end(self, epoch, logs=None):
+            loss = (logs or {}).get("val_loss")
+            if loss is None:
+                return
+            if loss < self.best * (1 - EARLY_STOP_MIN_IMPROVEMENT):
+                self.best, self.waited = loss, 0
+            else:
+                self.waited += 1
+                self.stopped = self.waited >= EARLY_STOP_PATIENCE
+                self.model.stop_training = self.stopped
+
+    return StopWhenFlat()
+
+
 class Autoencoder(TransformerMixin, BaseEstimator):
     """An autoencoder as a scikit-learn transformer; its network and recipe come from the preset.
 
     Parameters:
         preset: a name in ``PRESETS`` (``core/model/presets.py``): the network and how it trains.
-        latent_dim: bottleneck size for presets that take one (the seed's is fixed by its design).
-        epochs: passes over the training images; None takes the preset's (see ``training_plan``).
+        latent_dim: bottleneck size for presets that take one (the seed's is fixed by its design);
+            None takes the design's (10).
+        epochs: passes over the training images; None lets the preset choose (``training_plan``) and
+            makes that a cap: the training stops early once val_loss stops improving. A number
+            trains exactly that many epochs.
         batch_size: images per gradient step; None takes the preset's. Capped at the number of
             training images.
         validation_fraction: share of the images held out (after a seeded shuffle) for val_loss.
@@ -125,12 +161,18 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         image_shape_: (H, W, C) of the training images.
         latent_shape_: shape of one latent tensor before flattening; ``n_latent_`` = its size.
         history_: {"loss": [...], "val_loss": [...]} per epoch (mean loss per pixel).
+        stopped_early_: True when automatic epochs ended before their cap (val_loss stopped improving).
         implementation_: the form the network trained in ("keras" for presets with one form).
         design_: the :class:`~core.model.presets.Design` the preset chose for the data, or None.
-        preparation_: (how, downsample factor) of :meth:`prepare`.
+        preparation_: (how, downsample factor) of the images' pixels as the network (or, with a
+            representation, the pages) sees them (``core.model.prepare``).
+        representation_: what the network learns from when it is not the pixels (photos' content
+            features, a user's vectors scaled; ``core.model.representation``), or None.
+        pixel_decoder_: with photo features, a second decoder that draws a latent vector as the
+            photo's prepared pixels (:meth:`draw`), or None.
     """
 
-    def __init__(self, preset="default", latent_dim=10, epochs=None, batch_size=None,
+    def __init__(self, preset="default", latent_dim=None, epochs=None, batch_size=None,
                  validation_fraction=0.1, seed=0, verbose=0, implementation=None):
         self.preset = preset
         self.latent_dim = latent_dim
@@ -144,7 +186,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     def plan(self, n_images: int, image_shape=None) -> TrainingPlan:
         """The epochs, batch size and validation images ``fit`` uses on ``n_images`` images of
         ``image_shape``; UserInputError if a setting cannot work."""
-        if not float(self.latent_dim).is_integer() or self.latent_dim < 1:
+        if self.latent_dim is not None and (not float(self.latent_dim).is_integer() or self.latent_dim < 1):
             raise UserInputError(f"latent size must be a whole number of at least 1, got {self.latent_dim}")
         return training_plan(self.preset, self.epochs, self.batch_size, n_images, self.validation_fraction,
                              image_shape)
@@ -164,6 +206,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.image_shape_ = images.shape[1:]
         self.design_ = design_for(self.preset, self.image_shape_, len(images))
         self.preparation_ = (self.design_.prepare, self.design_.downsample) if self.design_ else ("none", 1)
+        self.representation_ = self._fitted_representation(images)
+        self.pixel_decoder_ = None
+        pictures = images if self.representation_ is not None and len(self.image_shape_) == 3 else None
         images = self.prepare(images)
         order = np.random.default_rng(self.seed).permutation(len(images))
         n_validation, epochs, batch_size = plan.n_validation, plan.epochs, plan.batch_size
@@ -175,24 +220,33 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         options = {"shifted": self.implementation_ != "keras"} if recipe.implementations else {}
         if self.design_:
             options.update(widths=self.design_.widths, mean_image=train.mean(axis=0))
-        self.encoder_, self.decoder_ = recipe.build(shape, int(self.latent_dim), **options)
+        latent_dim = self.latent_dim or (self.design_.latent_dim if self.design_ else 10)
+        self.encoder_, self.decoder_ = recipe.build(shape, int(latent_dim), **options)
         self._assemble()
         optimizer = keras.optimizers.get({"class_name": recipe.optimizer,
                                           "config": {"learning_rate": recipe.learning_rate}})
         self.model_.compile(optimizer=optimizer, loss=recipe.loss, steps_per_execution=STEPS_PER_EXECUTION,
                             jit_compile=self.implementation_ == "shifted+xla")
-        callbacks = ([_validation_loss_callback(validation, recipe.loss)] if n_validation else []) + list(callbacks or [])
+        stopper = _stop_when_flat() if self.epochs is None and n_validation else None  # automatic epochs: a cap
+        callbacks = ([_validation_loss_callback(validation, recipe.loss)] if n_validation else []) + (
+            [stopper] if stopper else []) + list(callbacks or [])
         trim = self.design_.trim if self.design_ else None
         first = epochs if trim is None or epochs < 2 else max(1, min(epochs - 1, -(-3 * epochs // 10)))
         history = self._epochs(train, batch_size, 0, first, callbacks)
-        if first < epochs:  # robust training: the rest without the images it draws worst so far
+        if first < epochs and not (stopper and stopper.stopped):  # the rest without the images it draws worst
             errors = np.concatenate([cross_entropy_error(chunk, predict_in_batches(self.model_, chunk))
                                      for chunk in np.array_split(train, -(-len(train) // PREDICT_CHUNK))])
             kept = train[errors <= np.quantile(errors, trim)]
             later = self._epochs(kept, min(batch_size, len(kept)), first, epochs, callbacks, steps_per_epoch)
             history = {key: history.get(key, []) + later.get(key, []) for key in later}
         self.history_ = {key: [float(v) for v in values] for key, values in history.items()}
-        self.model_.jit_compile = False  # predictions run once per batch size: not worth an XLA compile
+        self.stopped_early_ = bool(stopper and stopper.stopped)
+        self.model_.jit_compile = False
+        if pictures is not None:  # photo features: a second decoder learns to draw the photos from the latent
+            from core.model.pixel_decoder import train_pixel_decoder
+
+            self.pixel_decoder_ = train_pixel_decoder(self.transform(pictures), prepare(pictures, *self.preparation_),
+                                                      seed=int(self.seed))  # predictions run once per batch size: not worth an XLA compile
         return self
 
     def _epochs(self, train, batch_size, first, last, callbacks, steps_per_epoch=None) -> dict:
@@ -232,11 +286,39 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.latent_shape_ = tuple(self.encoder_.output_shape[1:])
         self.n_latent_ = int(np.prod(self.latent_shape_))
 
+    def _fitted_representation(self, images: np.ndarray):
+        """The design's representation fitted on the training ``images``, or None for pixels."""
+        kind = self.design_.representation if self.design_ else "pixels"
+        if kind == "pixels":
+            return None
+        from core.model.representation import PhotoFeatures, VectorScaler
+
+        if kind == "vectors":
+            return VectorScaler().fit(images)
+        return PhotoFeatures(n_components=self.design_.inputs, seed=int(self.seed)).fit(images)
+
     def prepare(self, X) -> np.ndarray:
-        """Images (N, H, W, C) as the network sees them (``core.model.prepare``: straightened grey images,
-        standardised photos, averaged down, or as they are); the reconstructions are of these."""
+        """Images (N, H, W, C) as the network sees them: their representation (photos' content
+        features, a user's vectors scaled: (N, d) in (0, 1)) where the design has one, else their
+        pixels prepared (``core.model.prepare``: straightened grey images, standardised photos,
+        averaged down, or as they are); the reconstructions are of these."""
+        if getattr(self, "representation_", None) is not None:
+            return self.representation_.transform(as_images(X))
         how, factor = getattr(self, "preparation_", ("none", 1))
         return prepare(as_images(X), how, factor)
+
+    def draw(self, X) -> tuple[np.ndarray, np.ndarray] | None:
+        """(pixels as the network or the pages see them, the network's drawing of them), each
+        (n, h, w, C) in [0, 1], for (n, H, W, C) images: the prepared images and their
+        reconstructions, or, with photo features, the photos standardised and halved and what the
+        pixel decoder draws from their latent vectors. None where nothing draws pixels (vectors)."""
+        if getattr(self, "representation_", None) is None:
+            return self.prepare(X), self.reconstruct(X)
+        if getattr(self, "pixel_decoder_", None) is None:
+            return None
+        images = as_images(X)
+        drawn = predict_in_batches(self.pixel_decoder_, self.transform(images))
+        return prepare(images, *self.preparation_), drawn.astype(np.float32)
 
     def _network_input(self, X, prepared: bool = False) -> np.ndarray:
         check_is_fitted(self, "model_")
@@ -271,9 +353,24 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         return squared_error(images, predict_in_batches(self.model_, images))
 
     def save(self, path) -> Path:
-        """Write the fitted model as one ``.keras`` file of stock Keras layers (see :func:`portable`)."""
+        """Write the fitted model as one ``.keras`` file of stock Keras layers (see :func:`portable`),
+        with the pixel decoder as a second output when there is one; a representation's fitted
+        arrays go beside it, into ``representation.npz`` of the same folder."""
+        import keras
+
         path = Path(path)
-        portable(self.model_).save(path)
+        saved = self.model_
+        if getattr(self, "pixel_decoder_", None) is not None:
+            inputs = keras.Input(shape=self.model_.input_shape[1:])
+            latent = self.encoder_(inputs)
+            saved = keras.Model(inputs, [self.decoder_(latent), self.pixel_decoder_(latent)], name=self.model_.name)
+        portable(saved).save(path)
+        path.with_name(REPRESENTATION_FILE).unlink(missing_ok=True)  # a model saved here before
+        if getattr(self, "representation_", None) is not None:
+            from core.files import write_npz
+
+            write_npz(path.with_name(REPRESENTATION_FILE),
+                      {**self.representation_.to_arrays(), "image_shape": np.array(self.image_shape_)})
         return path
 
     @classmethod
@@ -287,6 +384,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         try:
             model = keras.models.load_model(path, compile=False, safe_mode=True)
             encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
+            pixel_decoder = model.get_layer("pixel_decoder") if len(model.outputs) > 1 else None
         except ValueError as error:
             raise UserInputError(f"'{path.name}' is not a model this tool can load safely ({error})") from error
         except Exception as error:
@@ -296,11 +394,24 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         estimator.encoder_, estimator.decoder_ = encoder, decoder
         how, _, factor = preparation.rpartition("_")
         estimator.preparation_ = (how, int(factor)) if how in PREPARATIONS and factor.isdigit() else ("none", 1)
-        height, width, channels = encoder.input_shape[1:]
-        estimator.image_shape_ = (height * estimator.preparation_[1], width * estimator.preparation_[1], channels)
+        if len(encoder.input_shape) == 4:  # pixels: the images' size before their averaging down
+            height, width, channels = encoder.input_shape[1:]
+            estimator.image_shape_ = (height * estimator.preparation_[1], width * estimator.preparation_[1], channels)
+        else:
+            estimator.image_shape_ = tuple(encoder.input_shape[1:])
         if len(encoder.output_shape) == 2:
             estimator.latent_dim = int(encoder.output_shape[1])
         estimator.model_ = model
+        estimator.representation_, estimator.pixel_decoder_ = None, pixel_decoder
+        if pixel_decoder is not None:  # the autoencoder itself is the first output
+            inputs = keras.Input(shape=encoder.input_shape[1:])
+            estimator.model_ = keras.Model(inputs, decoder(encoder(inputs)), name=model.name)
+        if path.with_name(REPRESENTATION_FILE).is_file():
+            from core.model.representation import from_arrays
+
+            with np.load(path.with_name(REPRESENTATION_FILE), allow_pickle=False) as arrays:
+                estimator.representation_ = from_arrays(arrays)
+                estimator.image_shape_ = tuple(int(side) for side in arrays["image_shape"])
         estimator.latent_shape_ = tuple(encoder.output_shape[1:])
         estimator.n_latent_ = int(np.prod(estimator.latent_shape_))
         estimator.history_ = {}
@@ -309,6 +420,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
 
 ConvAutoencoder = Autoencoder  # the earlier name, kept for code that imports it
+
+REPRESENTATION_FILE = "representation.npz"  # beside a saved model: its representation's fitted arrays
 
 
 

@@ -67,6 +67,11 @@ class Design:
     least. ``trim``: when set, the training drops the images it reconstructs worst (above this
     quantile of their error) after the first epochs, so that rare odd images are not learned and
     stay easy to find. ``reason``: the choice in words, for the pages and metrics.json.
+    ``representation``: what the network learns from: "pixels" (prepared as above), "photo features"
+    (``core.model.representation.PhotoFeatures``: what the photos' patches show, learned from them;
+    ``prepare`` and ``downsample`` then say how the pages draw the photos) or "vectors" (rows a
+    user brings, scaled); ``inputs`` is the number of values the representation gives per image.
+    ``latent_dim``: the bottleneck's size.
     """
 
     widths: tuple[int, ...]
@@ -75,22 +80,53 @@ class Design:
     min_steps: int
     trim: float | None
     reason: str
+    representation: str = "pixels"
+    inputs: int | None = None
+    latent_dim: int = 10
 
-    def describe(self, image_shape, latent_dim: int = 10) -> str:
+    def describe(self, image_shape) -> str:
+        if self.representation != "pixels":
+            learned = {"photo features": f"{self.inputs} content features learned from the photos' patches",
+                       "vectors": f"the {self.inputs} numbers of each vector, standardised"}[self.representation]
+            layers = "-".join(str(n) for n in (self.inputs, *self.widths, self.latent_dim))
+            return f"dense {layers} on {learned} ({self.reason})"
         height, width, channels = image_shape
         size = f"{height // self.downsample}x{width // self.downsample}" if self.downsample > 1 else ""
         steps = {"straighten": "straightened", "standardize": "standardised image by image", "none": ""}
         first = ", ".join(part for part in (steps[self.prepare], f"halved to {size}" if size else "") if part)
-        layers = "-".join(str(n) for n in (int(np.prod(image_shape)) // self.downsample**2, *self.widths, latent_dim))
+        layers = "-".join(str(n) for n in (int(np.prod(image_shape)) // self.downsample**2, *self.widths,
+                                           self.latent_dim))
         return f"dense {layers}" + (f" on images {first}" if first else "") + f" ({self.reason})"
 
 
 LARGE_SET = 5_000  # training images from which grey images get the larger network
 
 
+# What a page's "reconstruction" of an image is, by what the network learns from (Design.representation).
+DRAWINGS = {
+    "pixels": "the network's own reconstruction of the image as it sees it",
+    "photo features": "the network rebuilds the photo's content features, not its pixels: a second decoder draws "
+                      "the image's latent vector as pixels, so the drawing and the per-pixel error show what the "
+                      "latent vector keeps of the photo",
+    "vectors": "the network rebuilds your vectors, not pixels, so there is no picture of its reconstruction; the "
+               "reconstruction error is the vector's",
+}
+
+PHOTO_FEATURES = 100  # the photo features' count (core.model.representation.PhotoFeatures' n_components)
+FEATURES_MIN_SIDE = 16  # photos smaller than this keep their standardised pixels
+
+
 def default_design(image_shape, n_images: int) -> Design:
-    """The default preset's design for (H, W, C) images and ``n_images`` training images."""
+    """The default preset's design for (H, W, C) images, or (d,) vectors, and ``n_images`` training
+    images: straightened grey images; colour photos' content features (standardised pixels for
+    photos under ``FEATURES_MIN_SIDE`` pixels a side); vectors a user brings, scaled."""
+    if len(image_shape) == 1:
+        return Design((500, 500, 2000), "none", 1, 1500, None, "vectors you brought", representation="vectors",
+                      inputs=int(image_shape[0]))
     height, width, channels = image_shape
+    if channels == 3 and min(height, width) >= FEATURES_MIN_SIDE:
+        return Design((500, 500, 2000), "standardize", 2, 3000, None, "colour photos: what they show, not their "
+                      "colours", representation="photo features", inputs=PHOTO_FEATURES, latent_dim=32)
     if channels == 1:
         if n_images >= LARGE_SET:
             return Design((500, 500, 2000), "straighten", 1, 900, 0.95,

@@ -61,13 +61,16 @@ def comparison_stage(config, fitted, analysed, sample: np.ndarray, outputs: dict
         if entry.base and hasattr(fitted.clusterer, "base_labels_"):
             known[CLUSTERERS[entry.base].column] = fitted.clusterer.base_labels_
 
+    representation = features.get("representation")
+
     def cluster(entry):
-        used = stand_in(entry, analysed.image_shape, len(compared))
+        used = stand_in(entry, analysed.image_shape, len(compared), representation is not None)
         if used is not entry:  # too small or too few images to train a network on: its base's clusters
             if used.column not in known:
                 known[used.column] = cluster(used)
             return known[used.column]
-        clusterer = entry.make(n_clusters=config.clusters, seed=config.seed, image_shape=analysed.image_shape)
+        clusterer = entry.make(n_clusters=config.clusters, seed=config.seed, image_shape=analysed.image_shape,
+                               representation_size=None if representation is None else representation.shape[1])
         return clusterer.fit(stack_inputs(entry, features)).labels_
 
     def score(entry):

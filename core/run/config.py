@@ -40,9 +40,10 @@ class Method:
     clusterer: str
     scorer: str
 
-    def clusterer_for(self, image_shape, n_images: int) -> str:
-        """The clusterer a run on ``n_images`` (H, W, C) images uses."""
-        return stand_in(CLUSTERERS[self.clusterer], image_shape, n_images).name
+    def clusterer_for(self, image_shape, n_images: int, representation: bool = False) -> str:
+        """The clusterer a run on ``n_images`` images of ``image_shape`` uses (``representation``: the
+        network learns from a representation, not pixels)."""
+        return stand_in(CLUSTERERS[self.clusterer], image_shape, n_images, representation).name
 
     @property
     def description(self) -> str:

@@ -19,17 +19,17 @@ from core.files import sha256, write_atomically, write_npz, write_text
 from core.run.config import RunConfig
 from core.run.results import RunResult
 
-FORMAT_VERSION = 2
-
-
+FORMAT_VERSION = 3
 ARTIFACTS = ("model.keras", "embedding.npz", "results.parquet", "comparison.parquet", "metrics.json")
-
+OPTIONAL_ARTIFACTS = ("representation.npz",)  # the fitted representation, where the network learns from one
 
 
 def save_run(result: RunResult, out_dir, key: str | None = None) -> Path:
     """Write a run folder: results.csv and results.parquet (the table), metrics.json, model.keras,
-    embedding.npz (latent, manifold, sample, pixel manifold), comparison.parquet, and run.json last
-    with the sha256 of the others. Every file is written atomically, so a folder without a valid
+    embedding.npz (latent, manifold, sample, pixel manifold, and the representation of every analysed
+    image as float16 where the network learns from one), comparison.parquet, representation.npz
+    (the fitted representation, written by the model's save), and run.json last with the sha256 of
+    the others. Every file is written atomically, so a folder without a valid
     run.json is an unfinished run."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -41,12 +41,16 @@ def save_run(result: RunResult, out_dir, key: str | None = None) -> Path:
     write_text(out_dir / "metrics.json", json.dumps(result.metrics, indent=2))
     if result.model is not None:
         write_atomically(out_dir / "model.keras", result.model.save, suffix=".keras")
-    write_npz(out_dir / "embedding.npz", {"latent": result.latent, "manifold": result.manifold,
-                                          "sample": result.sample, "pixel_manifold": result.pixel_manifold})
+    arrays = {"latent": result.latent, "manifold": result.manifold, "sample": result.sample,
+              "pixel_manifold": result.pixel_manifold}
+    if result.representation is not None:
+        arrays["representation"] = np.asarray(result.representation, dtype=np.float16)
+    write_npz(out_dir / "embedding.npz", arrays)
+    present = [*ARTIFACTS, *(name for name in OPTIONAL_ARTIFACTS if (out_dir / name).is_file())]
     record = {"format": FORMAT_VERSION, "key": key, "config": result.config.to_dict(),
               "data": result.metrics["data"], "history": result.metrics["history"],
               "seconds": result.metrics["seconds"],
-              "sha256": {name: sha256(out_dir / name) for name in ARTIFACTS}}
+              "sha256": {name: sha256(out_dir / name) for name in present}}
     write_text(out_dir / "run.json", json.dumps(record, indent=2))
     return out_dir
 
@@ -59,7 +63,8 @@ def read_record(folder: Path, key: str | None = None) -> dict | None:
         record = json.loads((folder / "run.json").read_text())
         if record.get("format") != FORMAT_VERSION or (key is not None and record.get("key") != key):
             return None
-        if set(record["sha256"]) != set(ARTIFACTS) or not {"config", "history", "seconds", "data"} <= set(record):
+        if not set(ARTIFACTS) <= set(record["sha256"]) <= {*ARTIFACTS, *OPTIONAL_ARTIFACTS} or not {
+                "config", "history", "seconds", "data"} <= set(record):
             return None
         for name, digest in record["sha256"].items():
             if sha256(folder / name) != digest:
@@ -84,9 +89,11 @@ def read_run(folder: Path, record: dict | None = None) -> RunResult:
         with np.load(folder / "embedding.npz", allow_pickle=False) as arrays:
             latent, manifold = arrays["latent"], arrays["manifold"]
             sample, pixel_manifold = arrays["sample"], arrays["pixel_manifold"]
+            representation = arrays["representation"].astype(np.float32) if "representation" in arrays else None
     except Exception as error:  # changed on disk after its hashes were checked
         raise UserInputError(f"the run in '{folder.name}' could not be read ({type(error).__name__}); "
                              "run it again") from error
     return RunResult(config=config, model=None, table=table, latent=latent, manifold=manifold, sample=sample,
-                     comparison=comparison, pixel_manifold=pixel_manifold, metrics=metrics)
+                     comparison=comparison, pixel_manifold=pixel_manifold, metrics=metrics,
+                     representation=representation)
 

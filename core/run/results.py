@@ -24,7 +24,8 @@ class ModelSummary:
     """metrics.json's ``model``: what the run trained and which methods it used, typed.
 
     ``network`` describes the design the preset chose for the data; ``clusterer`` is the one that ran
-    (a stand-in where images are too small or too few, see ``stand_ins``); ``note``, set when the
+    (a stand-in where images are too small or too few, see ``stand_ins``); ``representation`` what
+    the network learned from ("pixels", "photo features", "vectors"); ``note``, set when the
     app re-clusters a stored run at another k, says which clusterer gave those clusters."""
 
     preset: str
@@ -35,6 +36,7 @@ class ModelSummary:
     clusterer: str
     scorer: str
     stand_ins: dict[str, str] = field(default_factory=dict)
+    representation: str = "pixels"
     note: str | None = None
 
     def to_dict(self) -> dict:
@@ -64,6 +66,8 @@ class RunResult:
         comparison: one row per compared image (``index``: its position), a ``cluster: NAME``
             column per clusterer and a ``score: NAME`` column per anomaly scorer.
         pixel_manifold: (C, m) float32 UMAP manifold of the compared images' pixels.
+        representation: (N, r) float32 what the network learned from, when not the pixels (photos'
+            content features, a user's vectors scaled), else None.
         metrics: history, seconds per stage, threshold, and evaluation scores when known.
     """
 
@@ -76,6 +80,7 @@ class RunResult:
     comparison: pd.DataFrame
     pixel_manifold: np.ndarray
     metrics: dict = field(default_factory=dict)
+    representation: np.ndarray | None = None
 
 
 def assemble(config: RunConfig, model, analysis_set, train_set, sample: np.ndarray, outputs: dict,
@@ -93,12 +98,14 @@ def assemble(config: RunConfig, model, analysis_set, train_set, sample: np.ndarr
         "model": ModelSummary(
             preset=config.preset, latent_size=int(outputs["latent"].shape[1]),
             implementation=getattr(model, "implementation_", None),
-            network=model.design_.describe(train_set.image_shape, int(outputs["latent"].shape[1]))
+            network=model.design_.describe(train_set.image_shape)
             if getattr(model, "design_", None) else config.preset,
             method=config.resolved_method(),
-            clusterer=config.analysis_method.clusterer_for(analysis_set.image_shape, len(sample)),
+            clusterer=config.analysis_method.clusterer_for(analysis_set.image_shape, len(sample),
+                                                           "representation" in outputs),
             scorer=config.analysis_method.scorer,
-            stand_ins=stand_ins(analysis_set.image_shape, len(comparison))).to_dict(),
+            stand_ins=stand_ins(analysis_set.image_shape, len(comparison), "representation" in outputs),
+            representation=model.design_.representation if getattr(model, "design_", None) else "pixels").to_dict(),
         "history": model.history_ if history is None else history,
         "seconds": seconds,
         "anomaly_threshold": anomaly_threshold(table["anomaly_score"].to_numpy(), config.contamination),
@@ -106,7 +113,7 @@ def assemble(config: RunConfig, model, analysis_set, train_set, sample: np.ndarr
     metrics.update(evaluate(analysis_set, table, comparison))
     return RunResult(config=config, model=model, table=table, latent=np.asarray(outputs["latent"], np.float32),
                      manifold=np.asarray(outputs["manifold"], np.float32), sample=sample, comparison=comparison,
-                     pixel_manifold=pixel_manifold, metrics=metrics)
+                     pixel_manifold=pixel_manifold, metrics=metrics, representation=outputs.get("representation"))
 
 
 def results_table(analysis_set, outputs: dict) -> pd.DataFrame:

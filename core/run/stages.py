@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # imported where used: scikit-learn, which it needs, is slow 
 CHUNK_SIZE = 10_000
 
 
-APPLIED = ("latent", "manifold", "map", "cluster", "anomaly_score", "reconstruction_error")
+APPLIED = ("latent", "manifold", "map", "cluster", "anomaly_score", "reconstruction_error", "representation")
 
 
 STAGES = ("load", "train", "encode", "map", "cluster", "anomaly", "apply", "compare", "write")
@@ -124,9 +124,11 @@ def flat(images: np.ndarray) -> np.ndarray:
 
 def encode(model: Autoencoder, images: np.ndarray) -> dict[str, np.ndarray]:
     """``latent`` (n, d) and the per-image reconstruction errors ``cross_entropy`` and
-    ``squared_error`` (n,) of (n, H, W, C) images (against the images as the network sees them).
-    Works through ``ENCODE_CHUNK`` images at a time: the prepared images and reconstructions of
-    one chunk are all it holds besides the results."""
+    ``squared_error`` (n,) of (n, H, W, C) images (against the images as the network sees them),
+    and, when the network learns from a representation (photos' content features, a user's
+    vectors), ``representation`` (n, r) float32: what it saw. Works through ``ENCODE_CHUNK`` images
+    at a time: the prepared images and reconstructions of one chunk are all it holds besides the
+    results."""
     parts = []
     for start in range(0, len(images), ENCODE_CHUNK):
         prepared = model.prepare(images[start:start + ENCODE_CHUNK])
@@ -134,7 +136,9 @@ def encode(model: Autoencoder, images: np.ndarray) -> dict[str, np.ndarray]:
         reconstruction = model.inverse_transform(latent)
         parts.append({"latent": latent,
                       "cross_entropy": cross_entropy_error(prepared, reconstruction).astype(np.float32),
-                      "squared_error": squared_error(prepared, reconstruction).astype(np.float32)})
+                      "squared_error": squared_error(prepared, reconstruction).astype(np.float32),
+                      **({"representation": prepared} if getattr(model, "representation_", None) is not None
+                         else {})})
     if not parts:
         return {"latent": model.transform(images), "cross_entropy": np.zeros(0, np.float32),
                 "squared_error": np.zeros(0, np.float32)}
@@ -220,9 +224,11 @@ def fit_pipeline(config: RunConfig, train_images: ImageSet, analysed: ImageSet, 
         manifold, flat_map = fit_embeddings(outputs["latent"], config.seed)
         outputs["manifold"], outputs["map"] = manifold.embedding_, flat_map.embedding_
     with progress.run_stage("cluster"):
-        clusterer_name = method.clusterer_for(analysed.image_shape, len(analysed))
+        representation = outputs.get("representation")
+        clusterer_name = method.clusterer_for(analysed.image_shape, len(analysed), representation is not None)
         entry = CLUSTERERS[clusterer_name]
-        clusterer = entry.make(n_clusters=config.clusters, seed=config.seed, image_shape=analysed.image_shape)
+        clusterer = entry.make(n_clusters=config.clusters, seed=config.seed, image_shape=analysed.image_shape,
+                               representation_size=None if representation is None else representation.shape[1])
         outputs["cluster"] = clusterer.fit(stack_inputs(entry, {**outputs, "pixels": flat(analysed.images)})).labels_
     with progress.run_stage("anomaly"):
         entry = SCORERS[method.scorer]
@@ -257,7 +263,7 @@ def apply_everywhere(fitted: FittedPipeline, analysis_set, sample: np.ndarray, s
     outside[sample] = False
     chunks = [positions for start in range(0, n_images, CHUNK_SIZE)
               if len(positions := np.flatnonzero(outside[start:start + CHUNK_SIZE]) + start)]
-    columns = {name: _empty_column(sample_outputs[name], n_images) for name in APPLIED}
+    columns = {name: _empty_column(sample_outputs[name], n_images) for name in APPLIED if name in sample_outputs}
     for name, column in columns.items():
         column[sample] = sample_outputs[name]
     for positions, results, seconds in (engine or LocalEngine()).apply(fitted, analysis_set, chunks, progress):
