@@ -3,6 +3,7 @@
     python bench/progress_estimates.py                     # digits, MNIST and the 10,000 photos
     python bench/progress_estimates.py --data digits       # one of them
     python bench/progress_estimates.py --traces DIR        # keep each run's recorded states in DIR
+    python bench/progress_estimates.py --replay DIR        # the same table from kept states, estimated again
 
 Each data set runs the way the app runs it: a fresh worker process (``core.run.jobs.RunQueue``, its
 start and imports included, as after pressing Run in a freshly started app), the run handed to it
@@ -70,14 +71,29 @@ def record(spec: str, runs: Path, interval: float = 0.2) -> list[dict]:
     while job.running:
         now = time.time()
         progress = job.progress
-        states.append({"t": now - submitted, "left": progress.seconds_left(now=now), "text": progress.describe(),
-                       "stage": progress.stage, "epoch": progress.epoch, "epochs": progress.epochs})
+        states.append({"t": now - submitted, "now": now, "left": progress.seconds_left(now=now),
+                       "text": progress.describe(now=now), "stage": progress.stage, "epoch": progress.epoch,
+                       "epochs": progress.epochs, "state": progress.to_dict()})
         time.sleep(interval)
     progress = job.progress
     if progress.stage != "done":
         raise RuntimeError(f"{spec}: the run ended as {progress.stage}: {progress.error}")
     end = time.time() - submitted
     return [{**state, "actual": end - state["t"]} for state in states] + [{"t": end, "end": True}]
+
+
+def replayed(states: list[dict]) -> list[dict]:
+    """Recorded states with their time left and text estimated again by this version of
+    ``core.run.progress`` (to compare estimators on the same runs)."""
+    from core.run.progress import Progress
+
+    again = []
+    for state in states:
+        if "state" in state:
+            progress = Progress.from_dict(state["state"])
+            state = {**state, "left": progress.seconds_left(now=state["now"]), "text": progress.describe(now=state["now"])}
+        again.append(state)
+    return again
 
 
 def summarise(name: str, states: list[dict]) -> dict:
@@ -128,6 +144,7 @@ def main() -> int:
     parser.add_argument("--traces", type=Path, help="keep each run's recorded states in this folder")
     parser.add_argument("--keep-calibration", action="store_true",
                         help="use this machine's measured stage speeds from earlier runs")
+    parser.add_argument("--replay", type=Path, help="estimate again the states kept by --traces in this folder")
     parser.add_argument("--one", choices=DATA, help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -137,6 +154,10 @@ def main() -> int:
         return 0
     rows = []
     for name in args.data or DATA:
+        if args.replay:
+            if (args.replay / f"{name}.json").exists():
+                rows.append(summarise(name, replayed(json.loads((args.replay / f"{name}.json").read_text()))))
+            continue
         states = run_one(name, args.keep_calibration)
         if args.traces:
             args.traces.mkdir(parents=True, exist_ok=True)

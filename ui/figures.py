@@ -66,9 +66,31 @@ def latent_map(table: pd.DataFrame, color: str, title: str, categorical: bool,
                     "map_y": False},
     )
     figure.update_traces(marker=dict(size=5, opacity=0.8))
+    if left_out is not None and len(left_out):
+        figure.add_trace(go.Scattergl(x=left_out["map_x"], y=left_out["map_y"], mode="markers", hoverinfo="skip",
+                                      name="filtered out", marker=dict(size=3, color=NO_LABEL_GREY, opacity=0.5)))
+        figure.data = (figure.data[-1], *figure.data[:-1])  # underneath the others
     figure.update_layout(dragmode="zoom", xaxis=dict(showticklabels=False, title=""),
                          yaxis=dict(showticklabels=False, title=""))
     return _layout(figure, title, height=600)
+
+
+def add_thumbnails(figure: go.Figure, x: np.ndarray, y: np.ndarray, sources: list[str], width: float,
+                   height: float) -> go.Figure:
+    """Draw images ``sources`` (data URIs) centred at map positions (x, y), each ``width`` x ``height``
+    in map units (so they grow when the map is zoomed), above the points."""
+    figure.update_layout(images=[dict(source=source, x=float(at_x), y=float(at_y), xref="x", yref="y", sizex=width,
+                                      sizey=height, xanchor="center", yanchor="middle", sizing="contain",
+                                      layer="above")
+                                 for at_x, at_y, source in zip(x, y, sources)])
+    return figure
+
+
+def zoom(figure: go.Figure, x_range: tuple[float, float], y_range: tuple[float, float]) -> go.Figure:
+    """Show only the map region ``x_range`` x ``y_range`` (map units)."""
+    figure.update_xaxes(range=list(x_range))
+    figure.update_yaxes(range=list(y_range))
+    return figure
 
 
 def highlight(figure: go.Figure, indices) -> go.Figure:

@@ -47,7 +47,7 @@ def plain(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$])", r"\\\1", text)
 
 
-def pick_images(images: np.ndarray, indices, names: list[str], captions: list[str], tooltips: list[str],
+def pick_images(images: np.ndarray, indices, names: list[str], captions: list[str], tooltips: list[str | None],
                 chosen=(), columns: int = 8) -> list[str]:
     """Show images with a tick box each, ticked for the indices in ``chosen``: the box is labelled by
     the short ``names[position]``, the caption under it says more, the tooltip the whole

@@ -53,8 +53,10 @@ def forget_picked(key: str) -> None:
 
 
 def submitted_action() -> tuple[str, str | None] | None:
-    """The (action, label) a form's button submitted in this script run (see :func:`submit`), once."""
-    return st.session_state.pop(SUBMITTED, None)
+    """The (action, label) a form's button submitted in this script run (see :func:`submit`), once;
+    None for none, or for "Select ticked" (done: the ticks are the selection)."""
+    submitted = st.session_state.pop(SUBMITTED, None)
+    return None if submitted is None or submitted[0] == SELECT else submitted
 
 
 def submit(action: str, picker: str, ticks: list[str], shown) -> None:
@@ -70,11 +72,13 @@ def submit(action: str, picker: str, ticks: list[str], shown) -> None:
         forget_picked(picker)
 
 
-ACTIONS = {  # the bulk form's buttons -> their help
+SELECT = "Select ticked"
+ACTIONS = {  # the bulk form's buttons -> their help (the first is what Enter in the label box does)
     "Move to label": "Give the ticked images the label chosen or typed (Enter in the text box does it too).",
     "Mark anomaly": "Give the ticked images the label 'anomaly'.",
     "Not an anomaly": "Give the images their cluster's name, confirmed.",
     "Confirm": "Keep their labels, marked as checked by a person.",
+    SELECT: "Make the ticked images the selection (shown on the maps, kept in the link); no label changes.",
 }
 
 
@@ -87,7 +91,9 @@ def bulk_form(images, shown, files: list[str], given: list[str], selected, exist
     from ui import gallery
 
     with st.form("labels-gallery", border=False):
-        boxes = gallery.pick_images(images, shown, [name.rsplit("/", 1)[-1] for name in files], given, files,
+        names = [name.rsplit("/", 1)[-1] for name in files]
+        boxes = gallery.pick_images(images, shown, names, given,
+                                    [None if name == file else file for name, file in zip(names, files)],
                                     chosen=selected) if len(shown) else []
         st.caption("Tick images, then act on them below: nothing happens until a button is pressed. Under each "
                    "image, the label it has here; hover a box for the whole path." if len(shown)

@@ -23,32 +23,31 @@ import streamlit as st
 
 from ui import cached, figures, gallery, keys, state
 
-THUMBNAILS_ACROSS = 24  # grid cells across the map: about 24 x 14 cells, a few hundred thumbnails
+THUMBNAILS = 300  # about how many thumbnails a map shows
+GRIDS = (8, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128)  # cells across the map to choose from
 PLOT_ASPECT = 0.55  # height / width of the map's plotting area on a wide page, to make the cells square
 
 
 @dataclass(frozen=True)
 class MapView:
-    """How to draw the map: thumbnails or not, their grid, and whether to zoom to the selection."""
+    """How to draw the map: thumbnails or not, about how many, and whether to zoom to the selection."""
 
     thumbnails: bool = False
-    across: int = THUMBNAILS_ACROSS
+    count: int = THUMBNAILS
     zoom_to_selection: bool = False
 
 
-def controls(column=None) -> MapView:
-    """The thumbnail controls, in one row (in ``column`` when given)."""
-    where = column or st
-    left, middle, right = where.columns([1, 2, 2], vertical_alignment="center")
-    on = _remembered_toggle(left, "Thumbnails", keys.THUMBNAILS,
+def controls() -> MapView:
+    """The thumbnail controls, in one row."""
+    on_column, zoom_column, across_column = st.columns([1, 1, 2], vertical_alignment="center")
+    on = _remembered_toggle(on_column, "Thumbnails", keys.THUMBNAILS,
                             "Draw the images themselves at their places on the map (a few hundred).")
-    across = middle.slider("Thumbnails across", 8, 48, THUMBNAILS_ACROSS, step=4, key="thumbnails-across",
-                           disabled=not on, label_visibility="collapsed",
-                           help="More thumbnails, smaller: how many fit across the map.")
-    zoom = _remembered_toggle(right, "Zoom to the selection", "zoom-to-selection",
+    zoom = _remembered_toggle(zoom_column, "Zoom to the selection", "zoom-to-selection",
                               "Show only the selected region, with more thumbnails in it.",
                               disabled=len(state.selected()) < 2)
-    return MapView(thumbnails=on, across=across, zoom_to_selection=zoom and len(state.selected()) >= 2)
+    count = across_column.slider("How many thumbnails (about)", 100, 800, THUMBNAILS, step=50, key="thumbnails-count",
+                                 disabled=not on, help="More thumbnails are smaller: each fills one cell of a grid.")
+    return MapView(thumbnails=on, count=count, zoom_to_selection=zoom and len(state.selected()) >= 2)
 
 
 def split(table: pd.DataFrame, keep: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -70,7 +69,7 @@ def draw(figure, table: pd.DataFrame, shown: pd.DataFrame, key: str, bundle: cac
     else:
         extent = _extent(shown)
     if view.thumbnails and len(shown):
-        _add_thumbnails(figure, shown, bundle, extent, view.across)
+        _add_thumbnails(figure, shown, bundle, extent, view.count)
     with chart:
         selection = state.selectable_map(figure, f"map-{key}")
     with side:
@@ -79,9 +78,21 @@ def draw(figure, table: pd.DataFrame, shown: pd.DataFrame, key: str, bundle: cac
     return selection
 
 
-def spread(x: np.ndarray, y: np.ndarray, extent, across: int, down: int) -> np.ndarray:
-    """Positions of points (x, y) spread over ``extent`` ((x0, x1), (y0, y1)): a grid of ``across`` x
-    ``down`` cells, and in each cell holding points the one nearest its centre, cell by cell."""
+def spread(x: np.ndarray, y: np.ndarray, extent, count: int) -> tuple[np.ndarray, int, int]:
+    """About ``count`` positions of points (x, y) spread over ``extent`` ((x0, x1), (y0, y1)): the
+    coarsest grid of ``GRIDS`` whose cells holding points are about ``count``, and in each such cell
+    the point nearest its centre. Returns (positions, cells across, cells down)."""
+    for across in GRIDS:
+        down = max(1, round(across * PLOT_ASPECT))
+        picked = spread_on_grid(x, y, extent, across, down)
+        if len(picked) >= 0.8 * count:
+            break
+    return picked, across, down
+
+
+def spread_on_grid(x: np.ndarray, y: np.ndarray, extent, across: int, down: int) -> np.ndarray:
+    """Positions of points (x, y) on a grid of ``across`` x ``down`` cells over ``extent``: in each
+    cell holding points the one nearest its centre, cell by cell."""
     (x0, x1), (y0, y1) = extent
     inside = np.flatnonzero((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
     if not len(inside):
@@ -96,11 +107,10 @@ def spread(x: np.ndarray, y: np.ndarray, extent, across: int, down: int) -> np.n
     return inside[order[first]]
 
 
-def _add_thumbnails(figure, shown: pd.DataFrame, bundle: cached.DataBundle, extent, across: int) -> None:
+def _add_thumbnails(figure, shown: pd.DataFrame, bundle: cached.DataBundle, extent, count: int) -> None:
     (x0, x1), (y0, y1) = extent
-    down = max(1, round(across * PLOT_ASPECT))
     x, y = shown["map_x"].to_numpy(), shown["map_y"].to_numpy()
-    picked = spread(x, y, extent, across, down)
+    picked, across, down = spread(x, y, extent, count)
     indices = tuple(int(i) for i in shown["index"].to_numpy()[picked])
     sources = cached.thumbnails(state.selection().config.data, bundle.analysis_fingerprint, indices)
     figures.add_thumbnails(figure, x[picked], y[picked], sources, 0.95 * (x1 - x0) / across, 0.95 * (y1 - y0) / down)

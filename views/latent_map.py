@@ -17,11 +17,9 @@ keep = chosen_filter.mask(table, given)
 colour_options = {"cluster": "cluster", "anomaly_score": "anomaly score", "reconstruction_error": "reconstruction error"}
 if "label" in table:
     colour_options = {"label": "true label", **colour_options}
-colour_column, view_column = st.columns([1, 1], vertical_alignment="center")
-with colour_column:
-    colour = remembered(st.radio, "Colour by", "map_colour", "cluster", options=list(colour_options),
-                        format_func=colour_options.get, horizontal=True)
-view = mapview.controls(view_column)
+colour = remembered(st.radio, "Colour by", "map_colour", "cluster", options=list(colour_options),
+                    format_func=colour_options.get, horizontal=True)
+view = mapview.controls()
 shown, left_out = mapview.split(table.assign(label=table["label"].astype(str)) if "label" in table else table, keep)
 
 figure = figures.latent_map(shown, colour, f"{len(shown):,} images, coloured by {colour_options[colour]}",

@@ -70,6 +70,7 @@ TRAIN_SECONDS_PER_PIXEL_IMAGE = 2.5e-7  # dense default network, per pixel of ea
 TRAIN_START_SECONDS = 3.0  # building the network and tracing its first steps, before the first epoch ends
 WORKER_START_SECONDS = 15.0  # the worker process's imports, until measured on this machine
 OVERRUN_SHARE = 0.3  # a step past its expectation is given this share of its time so far again
+PRIOR_SHARE = 0.25  # how much of a run's expected seconds its own measurements must outweigh to rescale it
 
 
 def expected_left(expected: float, spent: float) -> float:
@@ -173,22 +174,24 @@ class Progress:
         return self.stage in ("done", "failed")
 
     def speed_factor(self, now: float | None = None) -> float:
-        """How this run's measured seconds compare with its expectations so far (1 before any): the
-        finished planned stages, and the running one where it reports its pace (training after two
-        epochs, applying after a chunk) or has run past its expectation."""
-        finished = [name for name in self.seconds if name in self.planned and name != self.stage]
+        """How this run's stages after training compare with their expectations so far (1 before
+        any): the finished ones, and the running one where it reports its pace (applying, by its
+        chunks) or has run past its expectation; drawn towards 1 by ``PRIOR_SHARE`` of the run's
+        expected seconds, so that one short stage does not rescale the rest. Training is left out:
+        its pace is its own (its start-up, one fixed cost, would say little about the others)."""
+        later = {name: seconds for name, seconds in self.planned.items() if name not in ("train", "load")}
+        finished = [name for name in self.seconds if name in later and name != self.stage]
         measured = sum(self.seconds[name] for name in finished)
-        expected = sum(self.planned[name] for name in finished)
-        factor = measured / expected if expected > 0 and finished else 1.0
-        if self.stage in self.planned and now is not None:
-            spent, planned = now - self.stage_started, self.planned[self.stage]
+        expected = sum(later[name] for name in finished)
+        prior = PRIOR_SHARE * sum(later.values())
+        if self.stage in later and now is not None:
+            spent, planned = now - self.stage_started, later[self.stage]
             projected = self._paced_stage_seconds(now)
             if projected is not None:
                 measured, expected = measured + projected, expected + planned
-            elif spent > planned * factor:
+            elif spent > planned * (measured + prior) / (expected + prior):
                 measured, expected = measured + spent, expected + planned
-            factor = measured / expected if expected > 0 else factor
-        return max(0.2, min(5.0, factor))
+        return max(0.2, min(5.0, (measured + prior) / (expected + prior))) if later else 1.0
 
     def seconds_left(self, now: float | None = None) -> float | None:
         """Estimated seconds until the run ends; None while nothing is planned, 0 when finished."""
@@ -300,7 +303,8 @@ class MachineSpeeds:
     """This machine's measured speed, from its earlier runs: per stage, measured seconds over the
     rough seconds of :func:`rough_seconds` (so 2.0: twice as slow as the rough costs say), and the
     seconds the app's worker process takes to start. Kept in ``speeds.json`` of the cache folder
-    (``core.settings.cache_dir``); each run moves a stage's value halfway to what it measured."""
+    (``core.settings.cache_dir``); each run moves a stage's value two thirds of the way (on a log
+    scale) to what it measured: the latest runs say most about the machine's load now."""
 
     stages: dict = field(default_factory=dict)
     worker_start: float = WORKER_START_SECONDS
@@ -332,17 +336,17 @@ class MachineSpeeds:
             pass
 
     def learn(self, progress: Progress) -> MachineSpeeds:
-        """Move each stage's speed halfway to what the finished run ``progress`` measured."""
+        """Move each stage's speed towards what the finished run ``progress`` measured."""
         for name, planned in progress.planned.items():
             rough = planned / progress.speeds.get(name, 1.0)
             if name in progress.seconds and rough > 0:
                 measured = progress.seconds[name] / rough
                 known = self.stages.get(name)
-                self.stages[name] = round(measured if known is None else math.sqrt(known * measured), 4)
+                self.stages[name] = round(measured if known is None else known ** (1 / 3) * measured ** (2 / 3), 4)
         return self
 
     def learn_worker_start(self, seconds: float) -> MachineSpeeds:
-        self.worker_start = round(0.5 * (self.worker_start + seconds), 2)
+        self.worker_start = round((self.worker_start + 2 * seconds) / 3, 2)
         return self
 
 
