@@ -11,6 +11,7 @@ import pytest
 
 from core.run.progress import (
     OVERRUN_SHARE,
+    PRIOR_SHARE,
     STAGE_TITLES,
     MachineSpeeds,
     Progress,
@@ -75,7 +76,8 @@ def test_training_follows_its_own_pace_without_the_first_epochs_start_up():
     progress.epoch_ended[:] = [8.0, 10.0]  # the first epoch also built the network; then 2 s an epoch
     after_training = sum(seconds for name, seconds in progress.planned.items() if name != "train")
     factor = progress.speed_factor(now=10.0)  # training's projected 26 s against its plan scales the rest
-    assert factor == pytest.approx(min(5.0, 26.0 / progress.planned["train"]))
+    prior = PRIOR_SHARE * sum(progress.planned.values())  # ... drawn towards the plan
+    assert factor == pytest.approx(min(5.0, (26.0 + prior) / (progress.planned["train"] + prior)))
     assert progress.seconds_left(now=10.0) == pytest.approx(8 * 2.0 + factor * after_training)
     text = progress.describe(now=10.0)
     assert text.startswith(STAGE_TITLES["train"]) and "epoch 3 of 10" in text and "left" in text
@@ -96,10 +98,12 @@ def test_finished_stages_rescale_the_estimate_of_the_rest():
     progress = planned()
     enter(progress, "train", at=0.0)
     enter(progress, "encode", at=2 * progress.planned["train"])  # this machine runs at half the expected speed
-    assert progress.speed_factor() == pytest.approx(2.0)
+    prior = PRIOR_SHARE * sum(progress.planned.values())  # (one stage's measure, drawn towards the plan)
+    factor = (2 * progress.planned["train"] + prior) / (progress.planned["train"] + prior)
+    assert progress.speed_factor() == pytest.approx(factor) and 1.5 < factor < 2.0
     later = sum(progress.planned[name] for name in ("map", "cluster", "anomaly", "compare", "write"))
     now = progress.stage_started
-    assert progress.seconds_left(now=now) == pytest.approx(2 * (progress.planned["encode"] + later))
+    assert progress.seconds_left(now=now) == pytest.approx(factor * (progress.planned["encode"] + later))
 
 
 def test_machine_speeds_are_learned_from_a_finished_run_and_kept(tmp_path, monkeypatch):

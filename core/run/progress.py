@@ -70,7 +70,7 @@ TRAIN_SECONDS_PER_PIXEL_IMAGE = 2.5e-7  # dense default network, per pixel of ea
 TRAIN_START_SECONDS = 3.0  # building the network and tracing its first steps, before the first epoch ends
 WORKER_START_SECONDS = 15.0  # the worker process's imports, until measured on this machine
 OVERRUN_SHARE = 0.3  # a step past its expectation is given this share of its time so far again
-PRIOR_SHARE = 0.25  # how much of a run's expected seconds its own measurements must outweigh to rescale it
+PRIOR_SHARE = 0.1  # how much of a run's expected seconds its own measurements must outweigh to rescale it
 
 
 def expected_left(expected: float, spent: float) -> float:
@@ -174,24 +174,23 @@ class Progress:
         return self.stage in ("done", "failed")
 
     def speed_factor(self, now: float | None = None) -> float:
-        """How this run's stages after training compare with their expectations so far (1 before
-        any): the finished ones, and the running one where it reports its pace (applying, by its
-        chunks) or has run past its expectation; drawn towards 1 by ``PRIOR_SHARE`` of the run's
-        expected seconds, so that one short stage does not rescale the rest. Training is left out:
-        its pace is its own (its start-up, one fixed cost, would say little about the others)."""
-        later = {name: seconds for name, seconds in self.planned.items() if name not in ("train", "load")}
-        finished = [name for name in self.seconds if name in later and name != self.stage]
+        """How this run's measured seconds compare with its expectations so far (1 before any): the
+        finished planned stages, and the running one where it reports its pace (training after an
+        epoch, applying after a chunk) or has run past its expectation; drawn towards 1 by
+        ``PRIOR_SHARE`` of the run's expected seconds, so that one short stage does not rescale
+        the rest."""
+        finished = [name for name in self.seconds if name in self.planned and name != self.stage]
         measured = sum(self.seconds[name] for name in finished)
-        expected = sum(later[name] for name in finished)
-        prior = PRIOR_SHARE * sum(later.values())
-        if self.stage in later and now is not None:
-            spent, planned = now - self.stage_started, later[self.stage]
+        expected = sum(self.planned[name] for name in finished)
+        prior = max(PRIOR_SHARE * sum(self.planned.values()), 1e-9)
+        if self.stage in self.planned and now is not None:
+            spent, planned = now - self.stage_started, self.planned[self.stage]
             projected = self._paced_stage_seconds(now)
             if projected is not None:
                 measured, expected = measured + projected, expected + planned
             elif spent > planned * (measured + prior) / (expected + prior):
                 measured, expected = measured + spent, expected + planned
-        return max(0.2, min(5.0, (measured + prior) / (expected + prior))) if later else 1.0
+        return max(0.2, min(5.0, (measured + prior) / (expected + prior)))
 
     def seconds_left(self, now: float | None = None) -> float | None:
         """Estimated seconds until the run ends; None while nothing is planned, 0 when finished."""
