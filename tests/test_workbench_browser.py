@@ -48,13 +48,11 @@ POINTS = """([key, wanted]) => {  // screen positions of points far apart from e
 def app(tmp_path_factory):
     """The app on digits (3 epochs, trained by the first link), one browser page."""
     folder = tmp_path_factory.mktemp("workbench")
-    shots = folder / "screenshots"
-    shots.mkdir()
+    (folder / "screenshots").mkdir()
     with streamlit_server(folder) as url, chromium_page(height=1500) as page:
-        page.goto(f"{url}/latent_map?{LINK}")
-        page.get_by_text("Selected images:").wait_for(timeout=600_000)
-        wait_for_app_idle(page, timeout_ms=120_000)
-        yield url, page, folder, shots
+        page.goto(f"{url}/latent_map?{LINK}")  # not stored yet: the link trains it, then the map fills in
+        wait_for_selected(page, 0, timeout_ms=600_000)
+        yield url, page, folder, folder / "screenshots"
 
 
 def selected_count(page) -> int:
@@ -62,9 +60,9 @@ def selected_count(page) -> int:
     return int(heading.inner_text().split(": ")[1].replace(",", ""))
 
 
-def wait_for_selected(page, count: int) -> None:
-    page.get_by_role("heading", name=f"Selected images: {count}", exact=True).wait_for(timeout=60_000)
-    wait_for_app_idle(page)
+def wait_for_selected(page, count: int, timeout_ms: int = 60_000) -> None:
+    page.get_by_role("heading", name=f"Selected images: {count}", exact=True).wait_for(timeout=timeout_ms)
+    wait_for_app_idle(page, timeout_ms=120_000)
 
 
 def map_points(page, key: str = "latent", wanted: int = 3) -> dict:
@@ -72,6 +70,23 @@ def map_points(page, key: str = "latent", wanted: int = 3) -> dict:
     page.locator(f".st-key-map-{key}").scroll_into_view_if_needed()
     page.wait_for_timeout(800)  # plotly lays the points out
     return page.evaluate(POINTS, [key, wanted])
+
+
+def choose(page, label: str, option: str, tries: int = 3) -> None:
+    """Pick ``option`` in the selectbox ``label``, again if a script run redrew the list meanwhile."""
+    from playwright.sync_api import Error
+
+    for attempt in range(tries):
+        try:
+            single(page.locator('[data-testid="stSelectbox"]').filter(has_text=label)).click()
+            page.get_by_role("option", name=option).click(timeout=10_000)
+            break
+        except Error:
+            if attempt == tries - 1:
+                raise
+            page.keyboard.press("Escape")
+            wait_for_app_idle(page)
+    wait_for_app_idle(page)
 
 
 def open_page(page, name: str, heading: str | None = None) -> None:
@@ -133,7 +148,7 @@ def test_thumbnails_draw_images_at_their_places_on_the_map(app):
     page.wait_for_function("() => ((document.querySelector('.st-key-map-latent .js-plotly-plot') || {})"
                            "._fullLayout || {images: []}).images.length > 0", timeout=60_000)
     wait_for_app_idle(page)
-    assert 100 <= map_points(page)["images"] <= 700  # a few hundred, spread over the map
+    assert 100 <= map_points(page)["images"] <= 400  # a few hundred, spread over the map
     assert page.locator(".st-key-map-latent image").count() >= 100  # drawn in the browser, as images
     name = single(page.get_by_label("File name contains"))
     name.fill("1")  # the README's picture: thumbnails and a filter
@@ -154,10 +169,10 @@ def test_a_new_label_typed_fast_and_sent_with_enter_is_the_one_applied(app):
     page.mouse.click(*map_points(page, "labels")["points"][0])  # every map selects with a click
     page.get_by_text("1 image selected").wait_for(timeout=60_000)
     single(page.get_by_role("button", name="Clear selection")).click()
+    page.get_by_text("0 images selected").wait_for(timeout=60_000)
     wait_for_app_idle(page)
-    single(page.locator('[data-testid="stSelectbox"]').filter(has_text="Show images of")).click()
-    page.get_by_role("option", name="the most anomalous").click()
-    wait_for_app_idle(page)
+    page.wait_for_timeout(1000)  # the map redrawn without the selection
+    choose(page, "Show images of", "the most anomalous")
     boxes = page.locator('[data-testid="stForm"] [data-testid="stCheckbox"]')
     for i in range(3):  # ticks inside the form: no rerun per tick
         boxes.nth(i).click()
@@ -188,7 +203,7 @@ def test_a_bad_upload_keeps_the_earlier_pages_and_a_new_data_set_drops_the_selec
     assert selected_count(page) == 1 and page.locator(".st-key-map-latent .js-plotly-plot").count() == 1
     assert page.get_by_role("button", name="Run").is_disabled()
     open_page(page, "Clusters")
-    page.get_by_text("Clusters against true labels").wait_for(timeout=60_000)  # the earlier run's page
+    page.get_by_text("Clusters against true labels").wait_for(timeout=300_000)  # the earlier run's page
 
     photos = folder / "photos.zip"
     photo_zip(photos, per_class=10)

@@ -23,7 +23,7 @@ import streamlit as st
 
 from ui import cached, figures, gallery, keys, state
 
-THUMBNAILS = 300  # about how many thumbnails a map shows
+THUMBNAILS = 200  # about how many thumbnails a map shows
 GRIDS = (8, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128)  # cells across the map to choose from
 PLOT_ASPECT = 0.55  # height / width of the map's plotting area on a wide page, to make the cells square
 
@@ -45,7 +45,7 @@ def controls() -> MapView:
     zoom = _remembered_toggle(zoom_column, "Zoom to the selection", "zoom-to-selection",
                               "Show only the selected region, with more thumbnails in it.",
                               disabled=len(state.selected()) < 2)
-    count = across_column.slider("How many thumbnails (about)", 100, 800, THUMBNAILS, step=50, key="thumbnails-count",
+    count = across_column.slider("How many thumbnails (about)", 50, 800, THUMBNAILS, step=50, key="thumbnails-count",
                                  disabled=not on, help="More thumbnails are smaller: each fills one cell of a grid.")
     return MapView(thumbnails=on, count=count, zoom_to_selection=zoom and len(state.selected()) >= 2)
 
@@ -113,7 +113,7 @@ def _add_thumbnails(figure, shown: pd.DataFrame, bundle: cached.DataBundle, exte
     picked, across, down = spread(x, y, extent, count)
     indices = tuple(int(i) for i in shown["index"].to_numpy()[picked])
     sources = cached.thumbnails(state.selection().config.data, bundle.analysis_fingerprint, indices)
-    figures.add_thumbnails(figure, x[picked], y[picked], sources, 0.95 * (x1 - x0) / across, 0.95 * (y1 - y0) / down)
+    figures.add_thumbnails(figure, x[picked], y[picked], sources, 1.2 * (x1 - x0) / across, 1.2 * (y1 - y0) / down)
 
 
 def _extent(rows: pd.DataFrame) -> tuple[tuple[float, float], tuple[float, float]]:
