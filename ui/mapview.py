@@ -80,12 +80,14 @@ def draw(figure, table: pd.DataFrame, shown: pd.DataFrame, key: str, bundle: cac
 
 def spread(x: np.ndarray, y: np.ndarray, extent, count: int) -> tuple[np.ndarray, int, int]:
     """About ``count`` positions of points (x, y) spread over ``extent`` ((x0, x1), (y0, y1)): the
-    coarsest grid of ``GRIDS`` whose cells holding points are about ``count``, and in each such cell
+    coarsest grid of ``GRIDS`` whose cells holding points are about ``count`` (or most of the points,
+    when there are fewer), and in each such cell
     the point nearest its centre. Returns (positions, cells across, cells down)."""
+    wanted = 0.8 * min(count, len(x))  # fewer points than thumbnails: each its own, as large as they can be
     for across in GRIDS:
         down = max(1, round(across * PLOT_ASPECT))
         picked = spread_on_grid(x, y, extent, across, down)
-        if len(picked) >= 0.8 * count:
+        if len(picked) >= wanted:
             break
     return picked, across, down
 
