@@ -244,6 +244,8 @@ CORPUS = [
          "too large to decode safely"),
     Case("png-over-pixel-limit", "bigpng.zip", lambda _: zip_bytes({**GOOD, "big.png": raw_png(7000, 7000)}),
          "the limit is 40,000,000"),
+    Case("png-lone-over-pixel-limit", "lonebig.zip", lambda _: zip_bytes({"big.png": raw_png(9000, 9000)}),
+         "the limit is 40,000,000"),  # the pixel limit, not "at least 10 images"
     Case("png-rgba", "rgba.zip", lambda _: zip_bytes(png_members(mode="RGBA")), check=shape_is(16, 16, 3)),
     Case("png-palette", "palette.zip", lambda _: zip_bytes(png_members(mode="P")), check=shape_is(16, 16, 3)),
     Case("png-palette-transparent", "ptrans.zip",

@@ -155,6 +155,9 @@ def test_a_bad_upload_gives_one_error_and_the_app_keeps_working(trained_app):
     run = next(button for button in trained_app.button if button.label == "Run")
     assert run.disabled  # nothing to run until the data is fixed
     assert store.trainings == trainings
+    trained_app.switch_page("views/clusters.py").run()  # the earlier run's pages stay, under the one line
+    assert not trained_app.exception and len(trained_app.error) == 1
+    assert len(trained_app.get("plotly_chart")) >= 3 and "earlier data" in trained_app.error[0].value
 
     trained_app.selectbox(key="source").set_value("Built-in digits (offline)").run()
     trained_app.number_input(key="clusters").set_value(10).run()

@@ -1,6 +1,7 @@
 """Collections past memory: a folder of .npz shards read in batches, fit on a sample and applied
 everywhere, with no engine, a local Dask cluster (--workers 2) or an existing one (--scheduler)."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ import pandas as pd
 import pytest
 
 from core.data import load_image_set
+from core.run.engines import pinned_packages, version_problems
 from tests.conftest import ROOT, shared_file
 
 COLUMNS = ["cluster", "anomaly_score", "reconstruction_error", "map_x", "map_y"]
@@ -74,29 +76,28 @@ def test_two_local_dask_workers_give_the_results_of_one_process(shards, one_proc
     assert_same_results(results(out), results(one_process))
 
 
-def test_an_existing_dask_cluster_on_loopback_runs_the_apply_stage(shards, one_process, tmp_path):
-    """A scheduler and a worker started as a user would (`dask scheduler`, `dask worker`), the CLI
-    pointed at it with --scheduler; both stopped afterwards."""
-    scheduler_file = tmp_path / "scheduler.json"
-    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+@contextlib.contextmanager
+def dask_cluster(folder, worker_path: str | None = None):
+    """A scheduler and one worker started as a user would (`dask scheduler`, `dask worker`), in
+    ``folder`` and with an environment that holds neither this repository nor PYTHONPATH (except
+    ``worker_path`` for the worker); yields the scheduler's address, stops both afterwards."""
+    scheduler_file = folder / "scheduler.json"
+    environment = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
     processes = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
                                    "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)],
-                                  cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+                                  cwd=folder, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
         deadline = time.monotonic() + 120
         while not scheduler_file.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         address = json.loads(scheduler_file.read_text())["address"]
         assert address.startswith("tcp://127.0.0.1:")
+        worker_environment = environment if worker_path is None else {**environment, "PYTHONPATH": worker_path}
         processes.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
                                            "--nthreads", "1", "--nworkers", "1", "--no-dashboard"],
-                                          cwd=ROOT, env=environment, stdout=subprocess.DEVNULL,
+                                          cwd=folder, env=worker_environment, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL))
-        out = tmp_path / "out"
-        done = run_cli("--data", shards, "--fit-sample", "1200", "--epochs", "15", "--scheduler", address,
-                       "--out", out)
-        assert done.returncode == 0, done.stderr[-3000:]
-        assert_same_results(results(out), results(one_process))
+        yield address
     finally:
         for process in reversed(processes):
             process.terminate()
@@ -104,6 +105,39 @@ def test_an_existing_dask_cluster_on_loopback_runs_the_apply_stage(shards, one_p
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def test_an_existing_dask_cluster_without_this_repository_runs_the_apply_stage(shards, one_process, tmp_path):
+    """The workers' working folder and Python path hold no copy of this project: the run sends its
+    own code, and the results are those of one process."""
+    with dask_cluster(tmp_path) as address:
+        out = tmp_path / "out"
+        done = run_cli("--data", shards, "--fit-sample", "1200", "--epochs", "15", "--scheduler", address,
+                       "--out", out)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert_same_results(results(out), results(one_process))
+
+
+def test_workers_with_another_version_of_a_pinned_package_are_refused_before_fitting(shards, tmp_path):
+    """A worker whose environment reports pynndescent 0.0.1 (a distribution's metadata first on its
+    path): one line naming the worker, the package and both versions, status 2, and no training."""
+    fake = tmp_path / "fake"
+    (fake / "pynndescent-0.0.1.dist-info").mkdir(parents=True)
+    (fake / "pynndescent-0.0.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: pynndescent\nVersion: 0.0.1\n")
+    with dask_cluster(tmp_path, worker_path=str(fake)) as address:
+        done = run_cli("--data", shards, "--scheduler", address, "--out", tmp_path / "out", timeout=300)
+    assert done.returncode == 2, done.stderr[-3000:]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "pynndescent 0.0.1 (here " in lines[0] and address.split(":")[1] in lines[0]
+    assert "Training" not in done.stderr and not (tmp_path / "out").exists()
+
+
+def test_version_problems_name_each_worker_with_what_it_lacks_or_has_otherwise():
+    here = {"numpy": "2.4.6", "umap-learn": "0.5.12"}
+    problems = version_problems(here, {"tcp://a:1": here, "tcp://b:2": {"numpy": "1.26.4", "umap-learn": None}})
+    assert problems == ["tcp://b:2 lacks umap-learn and has numpy 1.26.4 (here 2.4.6)"]
+    assert "streamlit" not in pinned_packages() and {"tensorflow", "scikit-learn", "distributed"} <= set(pinned_packages())
 
 
 def test_an_unreachable_scheduler_is_one_line(shards, tmp_path):

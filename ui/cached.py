@@ -132,3 +132,23 @@ def reconstructions(root: str, key: str, data_spec: str, indices: tuple[int, ...
     latent vectors); None when the network rebuilds vectors and nothing draws pixels."""
     images = load_data(data_spec).analysis.read(np.asarray(indices, dtype=np.int64)).images
     return trained_model(root, key).draw(images)
+
+
+@st.cache_resource(max_entries=4)
+def _thumbnail_memo(data_spec: str, fingerprint: str) -> dict[int, str]:
+    """Image index -> PNG data URI, filled as thumbnails are asked for (one dict per data set)."""
+    return {}
+
+
+def thumbnails(data_spec: str, fingerprint: str, indices: tuple[int, ...]) -> list[str]:
+    """The analysed images at ``indices`` as small PNG data URIs (``ui.pictures.data_uri``), each encoded
+    once per process: a map's few hundred thumbnails cost their reading and encoding only the first
+    time they are drawn. ``fingerprint`` (the data's) keeps one data set's apart from another's."""
+    from ui.pictures import data_uri
+
+    memo = _thumbnail_memo(data_spec, fingerprint)
+    missing = np.asarray(sorted(set(indices) - memo.keys()), dtype=np.int64)
+    if len(missing):
+        for index, image in zip(missing, load_data(data_spec).analysis.read(missing).images):
+            memo[int(index)] = data_uri(image)
+    return [memo[index] for index in indices]

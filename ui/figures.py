@@ -9,9 +9,26 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 HEIGHT = 380
-# Distinct, saturated colours for up to 20 categories (plotly's D3 then Dark24): pale pastels are hard
-# to tell apart on a map of thousands of small points.
-CATEGORY_COLOURS = px.colors.qualitative.D3 + px.colors.qualitative.Dark24
+ANOMALY_RED = "#e45756"  # anomalies (flagged images, the label "anomaly"), and nothing else
+NO_LABEL_GREY = "#c9c9c9"  # "no label", and the images a filter leaves out
+
+
+def _not_red_or_grey(colour: str) -> bool:
+    """False for reds (hue within 20 degrees of red, saturated) and greys: those mean anomaly and
+    "no label"."""
+    import colorsys
+
+    red, green, blue = (int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    hue, _, saturation = colorsys.rgb_to_hls(red, green, blue)
+    return saturation > 0.2 and not (min(hue, 1 - hue) * 360 < 20 and saturation > 0.5)
+
+
+# Distinct, saturated colours for categories (plotly's D3 then Dark24, without their reds and greys):
+# pale pastels are hard to tell apart on a map of thousands of small points.
+CATEGORY_COLOURS = [colour for colour in px.colors.qualitative.D3 + px.colors.qualitative.Dark24
+                    if _not_red_or_grey(colour)]
+# Zero error is white (nothing to see), larger errors darker.
+ERROR_SCALE = [[0.0, "#ffffff"], [0.15, "#fff1c1"], [0.45, "#f9a03f"], [0.75, "#b45309"], [1.0, "#3b1d08"]]
 
 
 def _layout(figure: go.Figure, title: str, height: int = HEIGHT) -> go.Figure:
@@ -32,9 +49,12 @@ def loss_curves(history: dict) -> go.Figure:
 
 
 def latent_map(table: pd.DataFrame, color: str, title: str, categorical: bool,
-               fixed_colours: dict[str, str] | None = None) -> go.Figure:
+               fixed_colours: dict[str, str] | None = None, left_out: pd.DataFrame | None = None) -> go.Figure:
     """The 2-D map as a WebGL scatter coloured by column ``color``; hover names index, cluster, score.
-    ``fixed_colours`` pins the colours of some categories (e.g. grey for "no label")."""
+    ``fixed_colours`` pins the colours of some categories (e.g. grey for "no label"). ``left_out``:
+    rows a filter leaves out, drawn small and grey underneath, without hover and never selected
+    (they carry no ``customdata``). A click selects the point under the pointer, shift-click adds
+    (plotly's click selection: the drag mode stays "zoom"; in box or lasso mode clicks do not select)."""
     data = table.assign(**{color: table[color].astype(str)}) if categorical else table
     order = sorted(data[color].unique(), key=lambda v: (len(v), v)) if categorical else None
     figure = px.scatter(
@@ -46,9 +66,31 @@ def latent_map(table: pd.DataFrame, color: str, title: str, categorical: bool,
                     "map_y": False},
     )
     figure.update_traces(marker=dict(size=5, opacity=0.8))
-    figure.update_layout(dragmode="lasso", xaxis=dict(showticklabels=False, title=""),
+    if left_out is not None and len(left_out):
+        figure.add_trace(go.Scattergl(x=left_out["map_x"], y=left_out["map_y"], mode="markers", hoverinfo="skip",
+                                      name="filtered out", marker=dict(size=3, color=NO_LABEL_GREY, opacity=0.5)))
+        figure.data = (figure.data[-1], *figure.data[:-1])  # underneath the others
+    figure.update_layout(dragmode="zoom", xaxis=dict(showticklabels=False, title=""),
                          yaxis=dict(showticklabels=False, title=""))
     return _layout(figure, title, height=600)
+
+
+def add_thumbnails(figure: go.Figure, x: np.ndarray, y: np.ndarray, sources: list[str], width: float,
+                   height: float) -> go.Figure:
+    """Draw images ``sources`` (data URIs) centred at map positions (x, y), each ``width`` x ``height``
+    in map units (so they grow when the map is zoomed), above the points."""
+    figure.update_layout(images=[dict(source=source, x=float(at_x), y=float(at_y), xref="x", yref="y", sizex=width,
+                                      sizey=height, xanchor="center", yanchor="middle", sizing="contain",
+                                      layer="above")
+                                 for at_x, at_y, source in zip(x, y, sources)])
+    return figure
+
+
+def zoom(figure: go.Figure, x_range: tuple[float, float], y_range: tuple[float, float]) -> go.Figure:
+    """Show only the map region ``x_range`` x ``y_range`` (map units)."""
+    figure.update_xaxes(range=list(x_range))
+    figure.update_yaxes(range=list(y_range))
+    return figure
 
 
 def highlight(figure: go.Figure, indices) -> go.Figure:
@@ -57,6 +99,8 @@ def highlight(figure: go.Figure, indices) -> go.Figure:
     chosen = np.asarray(sorted(indices), dtype=np.int64)
     if len(chosen):
         for trace in figure.data:
+            if trace.customdata is None:  # the filtered-out points
+                continue
             points = np.asarray(trace.customdata)[:, 0].astype(np.int64)
             trace.selectedpoints = np.flatnonzero(np.isin(points, chosen)).tolist()
             trace.unselected = dict(marker=dict(opacity=0.15))
@@ -67,7 +111,7 @@ def highlight(figure: go.Figure, indices) -> go.Figure:
 def histogram_with_threshold(values: np.ndarray, threshold: float, title: str, x_title: str) -> go.Figure:
     """A histogram of scores with a dashed vertical line at the flagging threshold."""
     figure = go.Figure(go.Histogram(x=values, nbinsx=60, marker_color="#4c78a8"))
-    figure.add_vline(x=threshold, line_dash="dash", line_color="#e45756",
+    figure.add_vline(x=threshold, line_dash="dash", line_color=ANOMALY_RED,
                      annotation_text="threshold", annotation_position="top right")
     figure.update_xaxes(title=x_title)
     figure.update_yaxes(title="images")
@@ -80,7 +124,7 @@ def score_scatter(x: np.ndarray, y: np.ndarray, flagged: np.ndarray, x_title: st
     frame = pd.DataFrame({x_title: x, y_title: y, "flag": np.where(flagged, "flagged", "normal"),
                           "index": np.arange(len(x))})
     figure = px.scatter(frame, x=x_title, y=y_title, color="flag", render_mode="webgl", hover_data=["index"],
-                        color_discrete_map={"flagged": "#e45756", "normal": "#4c78a8"})
+                        color_discrete_map={"flagged": ANOMALY_RED, "normal": "#4c78a8"})
     figure.update_traces(marker=dict(size=4, opacity=0.7))
     return _layout(figure, title)
 
@@ -128,10 +172,11 @@ def method_bars(frame: pd.DataFrame, value: str, title: str, highlight: str | No
 
 
 def error_map(error: np.ndarray) -> go.Figure:
-    """Per-pixel reconstruction error (H, W), 0 = drawn exactly, as a heat map with its scale."""
-    figure = px.imshow(error, color_continuous_scale="Inferno", zmin=0, zmax=max(float(error.max()), 1e-6),
-                       aspect="equal")
-    figure.update_xaxes(showticklabels=False)
-    figure.update_yaxes(showticklabels=False)
-    figure.update_layout(coloraxis_colorbar=dict(title="error", thickness=10))
+    """Per-pixel reconstruction error (H, W), 0 = drawn exactly, as a heat map with its scale: zero is
+    white (nothing wrong there), larger errors darker."""
+    figure = go.Figure(go.Heatmap(z=error[::-1], colorscale=ERROR_SCALE, zmin=0, zmax=max(float(error.max()), 1e-6),
+                                  colorbar=dict(title="error", thickness=10), hovertemplate="error %{z:.3f}<extra></extra>"))
+    figure.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    figure.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, scaleanchor="x")
+    figure.update_layout(plot_bgcolor="#ffffff")
     return _layout(figure, "Per-pixel error", height=240)

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
 
-from ui import state
-
-DISPLAY_PIXELS = 84
-
-
-def to_display(image: np.ndarray, pixels: int = DISPLAY_PIXELS) -> np.ndarray:
-    """A float (H, W, C) image in [0, 1] -> uint8 (h, w[, 3]) enlarged by a whole factor with
-    nearest-neighbour pixels, so small images stay sharp instead of blurred by the browser."""
-    factor = max(1, pixels // max(image.shape[:2]))
-    enlarged = np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
-    enlarged = (np.clip(enlarged, 0, 1) * 255).round().astype(np.uint8)
-    return enlarged[..., 0] if enlarged.shape[-1] == 1 else enlarged
+from ui.pictures import DISPLAY_PIXELS, breakable, to_display
 
 
 def show_images(images: np.ndarray, captions: list[str] | None = None, columns: int = 10,
@@ -29,7 +19,8 @@ def show_images(images: np.ndarray, captions: list[str] | None = None, columns: 
     ``below(position)``, when given, draws more widgets under the image at ``position`` (0..N-1).
     ``indices``, each image's position in the analysed set, with ``on_open`` (``ui.detail.show``), adds
     a magnifier under each image that calls ``on_open(index)``; ``key`` keeps those buttons apart
-    between galleries.
+    between galleries. Widgets come right under their image and the caption last, so that the
+    widgets of a row line up whatever the captions' lengths; file names wrap between words.
     """
     if len(images) == 0:
         st.caption("No images to show.")
@@ -39,7 +30,7 @@ def show_images(images: np.ndarray, captions: list[str] | None = None, columns: 
         for offset, cell in enumerate(cells[: len(images) - start]):
             index = start + offset
             caption = None if captions is None else captions[index]
-            cell.image(to_display(images[index], pixels), caption=caption, width="stretch")
+            cell.image(to_display(images[index], pixels), width="stretch")
             if on_open is not None and indices is not None and cell.button(
                     "", key=f"{key}-open-{int(indices[index])}", type="tertiary", icon=":material/zoom_in:",
                     help=f"Open {caption or 'this image'} large: its own file, scores, and why it is odd"):
@@ -47,25 +38,29 @@ def show_images(images: np.ndarray, captions: list[str] | None = None, columns: 
             if below is not None:
                 with cell:
                     below(index)
+            if caption is not None:
+                cell.caption(plain(breakable(caption)))
 
 
-def pick_images(images: np.ndarray, indices, captions: list[str], tooltips: list[str] | None = None,
-                columns: int = 8) -> None:
-    """Show images with a tick box each (labelled by its caption, with the tooltip on hover); ticking
-    one adds image ``indices[position]`` to the shared selection (``state.selected``), unticking
-    removes it."""
-    chosen = set(state.selected())
+def plain(text: str) -> str:
+    """``text`` shown as it is by Streamlit's markdown (file names hold ``_``, ``*``, ``[`` ...)."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$])", r"\\\1", text)
 
-    def toggle(index: int) -> None:
-        state.set_selected(chosen ^ {index})
+
+def pick_images(images: np.ndarray, indices, names: list[str], captions: list[str], tooltips: list[str | None],
+                chosen=(), columns: int = 8) -> list[str]:
+    """Show images with a tick box each, ticked for the indices in ``chosen``: the box is labelled by
+    the short ``names[position]``, the caption under it says more, the tooltip the whole
+    ``tooltips[position]``. Drawn inside an ``st.form``, ticking reruns nothing: the form's submit
+    reads the boxes. Returns the boxes' session keys in order (``tick-<index>``)."""
+    chosen, boxes = set(chosen), [f"tick-{int(index)}" for index in indices]
 
     def tick(position: int) -> None:
-        index = int(indices[position])
-        st.session_state[f"tick-{index}"] = index in chosen
-        st.checkbox(captions[position], key=f"tick-{index}", on_change=toggle, args=(index,),
-                    help=None if tooltips is None else tooltips[position])
+        st.session_state[boxes[position]] = int(indices[position]) in chosen
+        st.checkbox(names[position], key=boxes[position], help=tooltips[position])
 
-    show_images(images, None, columns, below=tick)
+    show_images(images, captions, columns, below=tick)
+    return boxes
 
 
 def paged(items, page_size: int, key: str):

@@ -2,6 +2,11 @@
 
 SELECTION = "selection"  # the sidebar's Selection (data, settings)
 SELECTED = "selected"  # the images selected on a map or ticked in a gallery (sorted indices)
+SELECTED_RUN = "selected-run"  # the run key the selection belongs to (None: the current run's)
+FOCUS = "focus"  # the image last clicked or added to the selection, shown beside the map
+GOOD_SELECTION = "good-selection"  # the last sidebar Selection whose data loaded: what the pages show meanwhile
+LINKED_SELECTION = "linked-selection"  # a link's `sel`, checked against its run's images once the data is known
+LINK_IGNORED = "link-ignored"  # the link's parameters that could not be used, said in one warning
 LINK_APPLIED = "link-applied"  # the session's link was read into it
 AUTORUN = "link-autorun"  # a link named data: train its run unless stored
 LINKED_UPLOAD = "linked-upload"  # the upload a link (or an earlier upload) names
@@ -14,12 +19,20 @@ CLUSTERS = "clusters"
 CONTAMINATION = "contamination"
 SEED = "seed"
 MAP_COLOUR = "map_colour"
+THUMBNAILS = "thumbnails"
+
+FILTER_CLUSTERS = "filter-clusters"
+FILTER_LABELS = "filter-labels"
+FILTER_GIVEN = "filter-given"
+FILTER_SCORE = "filter-score"
+FILTER_NAME = "filter-name"
 
 RUNS_MESSAGE = "runs-message"
 RUNS_OPEN = "runs-open"
 CLI_RUN_FOLDER = "cli-run-folder"
 
 LABELS_TARGET = "labels-target"
+LABELS_NEW = "labels-new"
 LABELS_UPLOAD = "labels-upload"
 
 

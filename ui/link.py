@@ -8,10 +8,17 @@ Parameters (all optional; anything missing keeps its default):
 | ``preset``, ``method``, ``epochs``, ``batch``, ``k``, ``contamination``, ``seed`` | the run settings |
 | ``page`` | the page, e.g. ``latent_map`` |
 | ``colour`` | the latent map's colour, e.g. ``cluster`` |
-| ``sel`` | selected image indices as ranges, e.g. ``3-7.12.40`` |
+| ``sel`` | selected image indices as ranges, e.g. ``3-7.12.40`` (refused when the run has no such images) |
+| ``clusters`` | the filter's clusters, as ranges, e.g. ``2.5-6`` |
+| ``label`` | the filter's true labels, separated by ``|``, e.g. ``cat|dog`` |
+| ``given`` | the filter's labels made here, separated by ``|`` (``(no label)`` for images without one) |
+| ``score`` | the filter's anomaly score range, lowest ``~`` highest, e.g. ``1.5~4`` |
+| ``name`` | the filter's "file name contains" text, e.g. ``airplane/`` |
 
-The first script run of a session reads the link into the session (``apply_once``); every run then
-writes the current view back into the URL (``write``), so the address bar is always a shareable link.
+The first script run of a session reads the link into the session (``apply_once``), and once the
+sidebar knows the link's data, checks its selection against the run's images and names every
+parameter it could not use in one warning (``settle_once``); every run then writes the current view
+back into the URL (``write``), so the address bar is always a shareable link.
 """
 
 from __future__ import annotations
@@ -26,9 +33,12 @@ from core.methods.checks import MAX_CLUSTERS
 from core.model.presets import MAX_EPOCHS, PRESETS
 from core.run import uploads
 from core.run.config import METHODS, RunConfig
-from ui import keys
+from ui import filters, keys
 
 MAX_SELECTION_TEXT = 4000
+MAX_FILTER_TEXT = 200
+FILTER_PARAMS = {"clusters": keys.FILTER_CLUSTERS, "label": keys.FILTER_LABELS, "given": keys.FILTER_GIVEN,
+                 "score": keys.FILTER_SCORE, "name": keys.FILTER_NAME}
 COLOURS = ("cluster", "label", "anomaly_score", "reconstruction_error")
 AUTOMATIC = "automatic"  # epochs or batch size left to the preset
 
@@ -89,6 +99,44 @@ def read_settings(params: dict[str, str]) -> tuple[dict, list[str]]:
     return settings, ignored
 
 
+def read_filters(params: dict[str, str]) -> tuple[dict, list[str]]:
+    """The filter in URL parameters: ({filter widget key: value}, names that were not understood)."""
+    values, ignored = {}, []
+    for name, key in FILTER_PARAMS.items():
+        text = params.get(name)
+        if text is None:
+            continue
+        value = None
+        if len(text) <= MAX_FILTER_TEXT:
+            if name == "clusters":
+                value = list(decode_indices(text, limit=MAX_CLUSTERS)) or None
+            elif name in ("label", "given"):
+                value = [part for part in text.split("|") if part] or None
+            elif name == "score":
+                bounds = [_number(part, -1e9, 1e9) for part in text.split("~")]
+                value = tuple(bounds) if len(bounds) == 2 and None not in bounds and bounds[0] <= bounds[1] else None
+            else:
+                value = text.strip() or None
+        (ignored.append(name) if value is None else values.__setitem__(key, value))
+    return values, ignored
+
+
+def filter_params(chosen: filters.ImageFilter) -> dict[str, str]:
+    """The URL parameters of a filter (none for the parts that keep every image)."""
+    params = {}
+    if chosen.clusters:
+        params["clusters"] = encode_indices(chosen.clusters)
+    if chosen.labels:
+        params["label"] = "|".join(chosen.labels)
+    if chosen.given:
+        params["given"] = "|".join(chosen.given)
+    if chosen.score is not None:
+        params["score"] = f"{chosen.score[0]:.4g}~{chosen.score[1]:.4g}"
+    if chosen.name:
+        params["name"] = chosen.name
+    return params
+
+
 def _text(setting: int | None) -> str:
     """A run setting as URL text: ``automatic`` for None (the preset decides)."""
     return AUTOMATIC if setting is None else str(setting)
@@ -122,9 +170,28 @@ def apply_once(built_in: dict[str, str], upload: str, local_path: str, public: b
     params = st.query_params.to_dict()
     ignored = apply(params, built_in, upload, local_path, public)
     st.session_state[keys.AUTORUN] = "data" in params and "data" not in ignored
-    if ignored:
-        st.warning("This link's " + ", ".join(sorted(set(ignored))) + " could not be used; the defaults are shown.")
+    st.session_state[keys.LINK_IGNORED] = ignored
     return params.get("page")
+
+
+def settle_once(n_images: int | None) -> None:
+    """After the sidebar chose the link's data: make the link's selection the run's when all its
+    indices are below ``n_images`` (the run's images; None: no data), and name every parameter the
+    link got wrong in one warning. Does nothing after the first script run of a session."""
+    ignored = st.session_state.pop(keys.LINK_IGNORED, None)
+    if ignored is None:
+        return
+    linked = st.session_state.pop(keys.LINKED_SELECTION, None)
+    if linked:
+        if n_images is not None and max(linked) < n_images:
+            from ui import state
+
+            state.set_selected(linked)
+        else:
+            ignored.append("sel")
+    if ignored:
+        st.warning("This link's " + ", ".join(sorted(set(ignored))) + " could not be used; the defaults are shown"
+                   + (" (sel names images this run does not have)." if "sel" in ignored else "."))
 
 
 def apply(params: dict[str, str], built_in: dict[str, str], upload: str, local_path: str, public: bool) -> list[str]:
@@ -151,7 +218,11 @@ def apply(params: dict[str, str], built_in: dict[str, str], upload: str, local_p
         if name in settings:
             _seed_widget(key, None if settings[name] == AUTOMATIC else settings[name])
     if "sel" in params:
-        st.session_state[keys.SELECTED] = decode_indices(params["sel"])
+        st.session_state[keys.LINKED_SELECTION] = decode_indices(params["sel"])
+    if any(name in params for name in FILTER_PARAMS):
+        values, wrong = read_filters(params)
+        filters.seed(values)
+        ignored.extend(wrong)
     return ignored
 
 
@@ -178,7 +249,8 @@ def data_param(source: str, data_spec: str | None, built_in: dict[str, str]) -> 
     return data_param_of_spec(data_spec, built_in)
 
 
-def view_params(settings: dict[str, str], page: str, colour: str | None, selected) -> dict[str, str]:
+def view_params(settings: dict[str, str], page: str, colour: str | None, selected,
+                chosen_filter: filters.ImageFilter | None = None) -> dict[str, str]:
     """All parameters of a view; the selection is left out when its text would be too long."""
     params = dict(settings)
     params["page"] = page
@@ -187,6 +259,7 @@ def view_params(settings: dict[str, str], page: str, colour: str | None, selecte
     text = encode_indices(selected or ())
     if text and len(text) <= MAX_SELECTION_TEXT:
         params["sel"] = text
+    params.update(filter_params(chosen_filter or filters.ImageFilter()))
     return params
 
 

@@ -12,7 +12,7 @@ from core.methods.checks import MAX_CLUSTERS
 from core.model.presets import MAX_EPOCHS, PRESETS
 from core.run import uploads, warmup
 from core.run.config import METHODS, RunConfig, default_method
-from ui import cached, keys, link
+from ui import cached, filters, keys, link, state
 from ui.state import Selection, current_key, selected
 
 BUILT_IN = {
@@ -49,9 +49,10 @@ def render() -> bool:
         options = [*BUILT_IN, UPLOAD] + ([] if public_mode() else [LOCAL_PATH])
         source = remembered(st.selectbox, "Images", keys.SOURCE, options[0], options=options)
         data_spec, source_error = _data_spec(source)
+        n_images = None
         if data_spec is not None and source_error is None:
             try:  # loaded once per process (cached); a bad file is said once, on the page, and Run waits
-                cached.load_data(data_spec)
+                n_images = len(cached.load_data(data_spec).analysis)
             except UserInputError as error:
                 source_error = str(error)
 
@@ -81,10 +82,13 @@ def render() -> bool:
                            batch_size=None if batch_size is None else int(batch_size),
                            clusters=int(clusters), contamination=float(contamination), seed=int(seed),
                            method=method)
-        st.session_state[keys.SELECTION] = Selection(config=config, source_error=source_error,
-                                                data_param=link.data_param(source, data_spec, BUILT_IN))
-        return st.button("Run", type="primary", width="stretch", disabled=data_spec is None or source_error is not None,
-                         help="Fix the data first: see the message on the page." if source_error else None)
+        state.remember(Selection(config=config, source_error=source_error,
+                                 data_param=link.data_param(source, data_spec, BUILT_IN)))
+        pressed = st.button("Run", type="primary", width="stretch",
+                            disabled=data_spec is None or source_error is not None,
+                            help="Fix the data first: see the message on the page." if source_error else None)
+    link.settle_once(n_images)
+    return pressed
 
 
 def open_run(config: RunConfig) -> None:
@@ -96,13 +100,14 @@ def open_run(config: RunConfig) -> None:
 
 def share(page: str, url_path: str) -> None:
     """Put the current view in the address bar, and a "Copy link" control at the sidebar's foot."""
-    chosen = st.session_state[keys.SELECTION]
+    chosen = state.selection()  # while the sidebar's data is bad, the view the pages still show
     colour = st.session_state.get(keys.MAP_COLOUR, st.session_state.get(keys.remembered(keys.MAP_COLOUR)))
-    params = link.view_params(link.settings_params(chosen.config, chosen.data_param), page, colour, selected())
+    params = link.view_params(link.settings_params(chosen.config, chosen.data_param), page, colour, selected(),
+                              filters.current())
     link.write(params)
     with st.sidebar, st.popover("Copy link", icon=":material/link:", width="stretch"):
         st.code(link.share_url(params, url_path), language=None, wrap_lines=True)
-        st.caption("This link opens this page with the same data, settings, colouring and selection: "
+        st.caption("This link opens this page with the same data, settings, colouring, filter and selection: "
                    "from the stored run, or by training the same settings with the same seed.")
 
 
@@ -190,5 +195,7 @@ def _start() -> bool:
     except UserInputError as error:
         st.error(str(error))
         return False
-    cached.store().start(key, chosen.config)
+    job = cached.store().start(key, chosen.config)
+    if job.expected is None:  # its size, for an estimate while it waits for the worker
+        job.expect(len(bundle.train), len(bundle.analysis), bundle.analysis.image_shape)
     return True

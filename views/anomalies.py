@@ -9,7 +9,7 @@ from core.methods.checks import anomaly_threshold
 from core.methods.registry import SCORERS, SQUARED_ERROR
 from core.run.comparison import comparison_scores, scorer_agreement
 from core.run.results import ModelSummary
-from ui import cached, detail, figures, gallery, state
+from ui import cached, detail, figures, gallery, state, tables
 
 st.title("Anomalies")
 bundle, key, result = state.result_or_stop()
@@ -43,8 +43,11 @@ gallery.show_images(bundle.analysis.read(ranked).images,
                     indices=ranked, key="anomalies", on_open=detail.show)
 st.caption("#rank · file. The magnifier under an image opens it large: its scores, its reconstruction, where "
            "that differs, and the most similar ordinary images.")
-shown = table.iloc[ranked].assign(rank=np.arange(1, len(ranked) + 1), score=scores[order])
-st.dataframe(shown.set_index("rank").drop(columns=["map_x", "map_y"]), width="stretch", height=260)
+shown = tables.image_rows(table, ranked)
+if rank_by != in_use:  # the run's own score is the "anomaly score" column already
+    shown[rank_by] = scores[order]
+st.dataframe(shown.reset_index().set_index(pd.Index(np.arange(1, len(ranked) + 1), name="rank")), width="stretch",
+             height=260)
 
 left, right = st.columns(2)
 left.plotly_chart(figures.histogram_with_threshold(scores, threshold, f"Distribution of {rank_by}", rank_by),

@@ -6,7 +6,7 @@ import streamlit as st
 
 from core import labels
 from core.evaluation import distance_to_cluster_mean
-from ui import cached, figures, gallery, keys, labelling, state
+from ui import cached, detail, figures, filters, gallery, keys, labelling, mapview, state
 from ui.labelling import n_images
 
 NO_LABEL = "(no label)"
@@ -19,8 +19,6 @@ ids = bundle.analysis.ids
 book = labels.load(folder, ids)
 clusters = result.table["cluster"].to_numpy()
 k = config.clusters
-
-
 
 
 def change_and_rerun(change, message: str) -> None:
@@ -54,7 +52,7 @@ typical = pd.Series(distance_to_cluster_mean(result.latent, clusters)).groupby(c
 version = abs(hash((key, k, tuple(names))))  # fresh inputs whenever the names change (applied or imported)
 with st.form("cluster-names", border=False):
     gallery.show_images(bundle.analysis.read(typical.reindex(range(k), fill_value=0).to_numpy()).images,
-                        [f"cluster {c} · {sizes[c]}" for c in range(k)],
+                        [f"cluster {c} · {sizes[c]}" for c in range(k)], columns=min(k, 8),
                         below=lambda c: st.text_input(f"Name of cluster {c}", names[c], key=f"name-{c}-{version}",
                                                       placeholder="name", label_visibility="collapsed"))
     if st.form_submit_button("Apply names", type="primary"):
@@ -62,65 +60,63 @@ with st.form("cluster-names", border=False):
                                   for c in range(k)], "Cluster names applied: {changed} changed label.")
 
 st.subheader("2. Fix single images")
-st.caption("Select images on the map with a box or lasso, or tick them in the gallery below; then move them to "
-           "a label, mark them as anomalies or not, or confirm their labels.")
+st.caption("Click images on the map (shift-click adds, a box or lasso selects many), or tick them in the gallery "
+           "below; then move them to a label, mark them as anomalies or not, or confirm their labels.")
 given = np.where(book.labels == "", NO_LABEL, book.labels).astype(str)
-figure = figures.latent_map(state.map_rows(result.table.assign(**{"label here": given})), "label here", "Labels made here",
-                            categorical=True, fixed_colours={NO_LABEL: "#c9c9c9", labels.ANOMALY: "#e45756"})
-selected = [i for i in state.selectable_map(figure, "labels_map") if i < len(given)]
+chosen_filter = filters.bar(result.table, book.labels)
+keep = chosen_filter.mask(result.table, book.labels)
+view = mapview.controls()
+shown, left_out = mapview.split(result.table.assign(**{"label here": given}), keep)
+figure = figures.latent_map(shown, "label here", "Labels made here", categorical=True, left_out=left_out,
+                            fixed_colours={NO_LABEL: figures.NO_LABEL_GREY, labels.ANOMALY: figures.ANOMALY_RED})
+selected = [i for i in mapview.draw(figure, result.table, shown, "labels", bundle, view, detail.show) if i < len(given)]
 
 by_anomaly = result.table.sort_values("anomaly_score", ascending=False)["index"].to_numpy()
+by_anomaly = by_anomaly[keep[by_anomaly]]
 groups = {"selected": "the selection", "anomalies": "the most anomalous", "unlabelled": "images without a label",
           **{f"cluster-{c}": f"cluster {c} {names[c]} (oddest first)" for c in range(k)}}
 group = st.selectbox("Show images of", list(groups), format_func=groups.get, key="labels-group")
 if group == "selected":
-    candidates = np.asarray(selected, dtype=np.int64)
+    candidates = np.asarray([i for i in selected if keep[i]], dtype=np.int64)
 elif group == "unlabelled":
     candidates = by_anomaly[book.labels[by_anomaly] == ""]
 else:
     candidates = by_anomaly if group == "anomalies" else by_anomaly[clusters[by_anomaly] == int(group[8:])]
 candidates = gallery.paged(candidates, 40, key="labels-page")
-if len(candidates):
-    gallery.pick_images(bundle.analysis.read(candidates).images, candidates,
-                        [f"{str(ids[i]).rsplit('/', 1)[-1]} · {given[i]}" for i in candidates],
-                        [str(ids[i]) for i in candidates])
-    st.caption("file · label given here (hover for the whole path).")
-else:
-    st.caption("No images here yet.")
-
-st.markdown(f"**{n_images(len(selected))} selected**")
 existing = sorted(set(book.labels) - {"", labels.ANOMALY})
-columns = st.columns([2, 1, 1, 1, 1, 1], vertical_alignment="bottom")
-target = columns[0].selectbox("Label", existing, index=None, accept_new_options=True, key=keys.LABELS_TARGET,
-                              placeholder="choose or type a label")
+labelling.bulk_form(bundle.analysis.read(candidates).images, candidates, [str(ids[i]) for i in candidates],
+                    list(given[candidates]), selected, existing)
+selected = list(state.selected())
+st.markdown(f"**{n_images(len(selected))} selected**")
+
 chosen = n_images(len(selected))
-actions = {  # button -> (what it does to the book, message, help)
-    "Move to label": (lambda: book.assign(selected, target), f"Moved {chosen} to '{labels.clean_label(target)}'.",
-                      None),
-    "Mark anomaly": (lambda: book.mark_anomaly(selected), f"Marked {chosen} as anomalies.", None),
-    "Not an anomaly": (lambda: book.mark_not_anomaly(selected, clusters, k),
-                       f"{chosen} no longer marked as anomalies: they carry their cluster's name.",
-                       "Give the images their cluster's name, confirmed."),
-    "Confirm": (lambda: book.confirm(selected), f"Confirmed the labels of {chosen}.",
-                "Keep their labels, marked as checked by a person."),
+changes = {  # button -> (what it does to the book with a label, message)
+    "Move to label": (lambda target: book.assign(selected, target), "Moved {n} to '{label}'."),
+    "Mark anomaly": (lambda _: book.mark_anomaly(selected), "Marked {n} as anomalies."),
+    "Not an anomaly": (lambda _: book.mark_not_anomaly(selected, clusters, k),
+                       "{n} no longer marked as anomalies: they carry their cluster's name."),
+    "Confirm": (lambda _: book.confirm(selected), "Confirmed the labels of {n}."),
 }
-def act(name: str) -> None:
-    change, message, _ = actions[name]
-    state.set_selected(())
-    change_and_rerun(change, message)
 
 
-for column, (name, (_, _, tip)) in zip(columns[1:], actions.items()):
-    if column.button(name, disabled=not selected or (name == "Move to label" and not target), help=tip,
-                     type="primary" if name == "Move to label" else "secondary") \
-            and not labelling.wants_confirmation(name, len(selected)):
-        act(name)
-if columns[5].button("Clear selection", disabled=not selected):
+def act(name: str, target: str | None) -> None:
+    change, message = changes[name]
     state.set_selected(())
-    st.rerun()
+    change_and_rerun(lambda: change(target), message.format(n=chosen, label=target))
+
+
+submitted = labelling.submitted_action()
+if submitted:
+    name, target = submitted
+    if not selected:
+        st.warning("Tick some images (or select them on the map) first.")
+    elif name == "Move to label" and not target:
+        st.warning("Choose a label in use or type a new one, then press **Move to label**.")
+    elif not labelling.wants_confirmation(name, len(selected), target):
+        act(name, target)
 confirmed = labelling.pending_action()
 if confirmed:
-    act(confirmed)
+    act(*confirmed)
 
 truth = bundle.analysis.label_text()
 if truth is not None:
@@ -131,9 +127,11 @@ if truth is not None:
         st.caption("Name a cluster or label an image to compare with the true labels.")
     else:
         columns = st.columns(3)
+        change = None if names_only is None else now["mapped"] - names_only["mapped"]
         columns[0].metric("Agreement", f"{now['mapped']:.1%}",
-                          None if names_only is None else f"{now['mapped'] - names_only['mapped']:+.1%} "
-                                                          "vs cluster names alone",
+                          None if change is None else f"{change:+.1%} vs cluster names alone",
+                          delta_arrow="off" if change is not None and round(change, 3) == 0 else "auto",
+                          delta_color="off" if change is not None and round(change, 3) == 0 else "normal",
                           help="Share of labelled images whose label stands for their true label (each label taken "
                                "as the true label most of its images have). Anomalies are left out.")
         columns[1].metric("Same name as the truth", f"{now['same_name']:.1%}")

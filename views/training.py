@@ -24,7 +24,10 @@ def live_progress():
     stages = [name for name in progress.planned if name in progress.seconds or name == progress.stage]
     st.caption(" → ".join(f"**{STAGE_TITLES[name].split(' (')[0]}**" if name == progress.stage
                           else STAGE_TITLES[name].split(" (")[0] for name in stages))
-    st.plotly_chart(figures.loss_curves(progress.history), width="stretch", key="live-loss")
+    if progress.history.get("loss"):
+        st.plotly_chart(figures.loss_curves(progress.history), width="stretch", key="live-loss")
+    else:
+        st.caption("The loss curves appear here once the first epoch has ended.")
 
 
 if job is not None and job.running:

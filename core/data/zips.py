@@ -12,7 +12,7 @@ import numpy as np
 
 from core.data.decode import IMAGE_SUFFIXES, decode_to_array, labels_from_folders, majority_mode_and_size, open_image
 from core.data.images import ImageSet
-from core.data.limits import MAX_DECOMPRESSED_BYTES, MAX_SIDE, check_image_count
+from core.data.limits import MAX_DECOMPRESSED_BYTES, MAX_SIDE, MIN_IMAGES, check_image_count
 from core.errors import UserInputError
 
 
@@ -70,10 +70,12 @@ def from_image_files(members, name: str, *, max_side: int) -> ImageSet:
         raise UserInputError(
             f"'{name}' contains no images (PNG, JPEG, BMP, GIF, TIFF or WebP); nested archives are not opened"
         )
-    check_image_count(len(members), f"'{name}'")
+    if len(members) >= MIN_IMAGES:
+        check_image_count(len(members), f"'{name}'")
     opened = []
-    for relative_path, read in members:
+    for relative_path, read in members:  # a lone image over the pixel limit is refused for that, not its count
         opened.append((relative_path, open_image(read(), relative_path, name)))
+    check_image_count(len(members), f"'{name}'")
     mode, (width, height) = majority_mode_and_size([image for _, image in opened], name, max_side)
     arrays = []
     for relative_path, image in opened:

@@ -9,18 +9,31 @@ engine gives the same results (to float rounding: thread counts change summation
 - :class:`DaskEngine`: chunks as tasks on a Dask cluster, a local one of N single-threaded
   worker processes (``--workers N``) or an existing one (``--scheduler ADDRESS``). Each worker
   loads the saved model once and reads its chunks' images itself when the source is on disk.
+  An existing cluster gets this project's code from the run itself (``core/`` as a zip, through
+  Dask's ``Client.upload_file``: workers need only the requirements), and is checked before any
+  fitting: workers that lack a package of ``requirements.txt``, or have another version of one,
+  are named in one line (exit status 2 on the command line).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
 from core.errors import UserInputError
+
+PROJECT = Path(__file__).resolve().parents[2]
+REQUIREMENTS = PROJECT / "requirements.txt"
+APP_ONLY = {"streamlit", "plotly"}  # the dashboard's packages: workers never import them
+# What a worker needs when requirements.txt is not beside the code (an installed copy).
+NEEDED = ("tensorflow", "keras", "scikit-learn", "umap-learn", "numba", "pynndescent", "pandas", "pillow", "numpy",
+          "scipy", "dask", "distributed")
 
 # Worker processes of a local cluster: one thread each, and the numeric libraries told so, so that
 # N workers use N cores instead of each spreading over all of them.
@@ -109,9 +122,85 @@ def _limit_tensorflow_threads() -> None:
             pass
 
 
+def pinned_packages(requirements: Path = REQUIREMENTS) -> list[str]:
+    """The distribution names the run's workers need: those pinned in ``requirements`` (extras
+    dropped, the dashboard's own left out), or ``NEEDED`` without the file."""
+    try:
+        lines = requirements.read_text().splitlines()
+    except OSError:
+        return list(NEEDED)
+    names = [re.split(r"[\[=<>~! ;]", line.strip(), maxsplit=1)[0] for line in lines]
+    names = [name.lower() for name in names if name and not name.startswith("#") and name.lower() not in APP_ONLY]
+    return names + (["distributed"] if "dask" in names and "distributed" not in names else [])
+
+
+def installed_versions(names: list[str]) -> dict[str, str | None]:
+    """{distribution: its installed version, or None when it is not installed} (runs on workers too)."""
+    from importlib import metadata
+
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def version_problems(expected: dict[str, str | None], workers: dict[str, dict[str, str | None]]) -> list[str]:
+    """What keeps ``workers`` ({address: installed_versions}) from running what this machine runs
+    with ``expected`` versions: one phrase per worker, e.g. "tcp://h:1 lacks umap-learn and has
+    numpy 1.26.4 (here 2.4.6)"."""
+    problems = []
+    for address, versions in sorted(workers.items()):
+        missing = [name for name in expected if versions.get(name) is None]
+        other = [f"{name} {versions[name]} (here {version})" for name, version in expected.items()
+                 if version is not None and versions.get(name) not in (None, version)]
+        said = ([f"lacks {', '.join(missing)}"] if missing else []) + ([f"has {', '.join(other)}"] if other else [])
+        if said:
+            problems.append(f"{address} " + " and ".join(said))
+    return problems
+
+
+def ship_code(client) -> None:
+    """Send this project's ``core`` package to every worker of ``client``'s cluster (and to workers
+    that join later), as a zip on their Python path: workers need only the requirements."""
+    import tempfile
+    import zipfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        archive = Path(folder) / "latent_explorer_core.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as packed:
+            for path in sorted((PROJECT / "core").rglob("*.py")):
+                packed.write(path, path.relative_to(PROJECT).as_posix())
+        client.upload_file(str(archive), load=True)
+
+
+def check_workers(client, address: str, timeout: float = 60) -> None:
+    """UserInputError, in one line, unless the cluster at ``address`` has a worker and every worker
+    can import this project's code with the versions of the pinned packages this machine has."""
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except TimeoutError as error:
+        raise UserInputError(f"the Dask scheduler at {address} has no workers (none joined in {timeout:.0f} s); "
+                             "start some with `dask worker " + address + "`") from error
+    names = pinned_packages()
+    try:
+        ship_code(client)
+        found = client.run(installed_versions, names)
+    except Exception as error:  # a worker that cannot even import the code it was sent
+        raise UserInputError(f"the Dask workers at {address} cannot import this project's code "
+                             f"({type(error).__name__}: {error}); install requirements.txt there") from error
+    problems = version_problems(installed_versions(names), found)
+    if problems:
+        raise UserInputError(f"the Dask workers at {address} cannot run this: " + "; ".join(problems)
+                             + "; install requirements.txt there (the versions this machine has)")
+
+
 class DaskEngine:
     """Chunks as tasks on a Dask cluster: a local one of ``workers`` processes with one thread
-    each, or the existing one at ``scheduler``."""
+    each, or the existing one at ``scheduler`` (sent this project's code and checked at once,
+    before any training: :func:`check_workers`)."""
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None):
         for name in ("distributed", "distributed.worker", "distributed.nanny", "distributed.scheduler"):
@@ -125,6 +214,11 @@ class DaskEngine:
             except (OSError, TimeoutError) as error:
                 raise UserInputError(f"could not reach the Dask scheduler at {scheduler} ({type(error).__name__}); "
                                      "is it running?") from error
+            try:
+                check_workers(self.client, scheduler)
+            except UserInputError:
+                self.client.close()
+                raise
 
     def _connected(self):
         """The client, starting the local cluster on first use: after the fit, which keeps this

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import queue
 import subprocess
 import sys
@@ -23,10 +24,27 @@ from pathlib import Path
 from core.errors import UserInputError
 from core.files import write_text
 from core.run.config import RunConfig
-from core.run.progress import Progress
+from core.run.progress import MachineSpeeds, Progress, expected_left
 
 PROGRESS_FILE = "progress.json"
 
+
+def expected_progress(config: RunConfig, n_train: int, n_analysed: int, image_shape) -> Progress:
+    """The plan a run of ``config`` will make, known before the worker starts it: ``n_train`` training
+    and ``n_analysed`` analysed images of ``image_shape`` (H, W, C). It carries the time left while
+    the run waits (the stages are those of ``core.run.stages.run_pipeline``)."""
+    from core.model.presets import design_for, training_plan
+    from core.run.stages import STAGES
+
+    n_fit_train, n_fit = min(n_train, config.fit_sample), min(n_analysed, config.fit_sample)
+    plan = training_plan(config.preset, config.epochs, config.batch_size, n_fit_train, image_shape=image_shape)
+    design = design_for(config.preset, image_shape, n_fit_train)
+    pixels = int(math.prod(image_shape))
+    progress = Progress()
+    progress.plan(n_fit_train, n_analysed, pixels, plan.epochs,
+                  [name for name in STAGES if name != "apply" or n_fit < n_analysed],
+                  network_pixels=pixels // design.downsample**2 if design else pixels)
+    return progress
 
 
 @dataclass
@@ -41,13 +59,22 @@ class TrainingJob:
         self.folder = self.store.folder(self.key)
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / PROGRESS_FILE).unlink(missing_ok=True)
+        self.submitted = time.time()
+        self.expected: Progress | None = None
         self.future: Future = QUEUE.submit(str(self.store.root), self.key, self.config)
         self.future.add_done_callback(self._count)
         self._cached: tuple[float, Progress] | None = None
 
+    def expect(self, n_train: int, n_analysed: int, image_shape) -> None:
+        """Tell the job its data's size, so that it has an estimate while it waits for the worker."""
+        self.expected = expected_progress(self.config, n_train, n_analysed, image_shape)
+
     def _count(self, future: Future) -> None:
         if not future.cancelled() and future.exception() is None and future.result():
             self.store.trainings += 1
+            with contextlib.suppress(OSError, ValueError, TypeError):  # this machine's speed, for later estimates
+                finished = Progress.from_dict(json.loads((self.folder / PROGRESS_FILE).read_text()))
+                MachineSpeeds.load().learn(finished).save()
 
     @property
     def running(self) -> bool:
@@ -73,7 +100,9 @@ class TrainingJob:
 
     @property
     def progress(self) -> Progress:
-        """The run's progress as its worker last wrote it ("queued" before it starts)."""
+        """The run's progress as its worker last wrote it; before it starts, "queued" with the wait
+        for the worker (its start-up, the runs ahead) and the expected plan (see :meth:`expect`).
+        Its ``started`` is when the run was asked for, so the bar counts the wait too."""
         path = self.folder / PROGRESS_FILE
         try:
             changed = path.stat().st_mtime
@@ -81,10 +110,23 @@ class TrainingJob:
                 self._cached = (changed, Progress.from_dict(json.loads(path.read_text())))
             progress = self._cached[1]
         except (OSError, ValueError, TypeError):
-            progress = Progress()
+            progress = Progress(stage="queued")
+            if self.expected is not None:
+                progress.planned, progress.speeds, progress.epochs = (dict(self.expected.planned),
+                                                                      dict(self.expected.speeds), self.expected.epochs)
+            now = time.time()
+            progress.waiting = now - self.submitted + self._wait_left(now)
+        if not progress.planned and self.expected is not None:  # the worker is loading the images
+            progress.planned, progress.speeds = dict(self.expected.planned), dict(self.expected.speeds)
+        progress.started = self.submitted
         if self.future.done():
             progress.finish(self.error)
         return progress
+
+    def _wait_left(self, now: float) -> float:
+        """Seconds until the worker can start this run: its start-up, then the runs queued before."""
+        ahead = [job for job in self.store.running_jobs() if job is not self and job.submitted < self.submitted]
+        return QUEUE.start_left(now) + sum(job.progress.seconds_left(now) or 0.0 for job in ahead)
 
     def wait(self, timeout: float | None = None) -> Progress:
         with contextlib.suppress(TimeoutError):
@@ -124,6 +166,16 @@ class RunQueue:
         self._process: subprocess.Popen | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self.started_at: float | None = None  # when the current process started
+        self.ready = False  # its imports are done
+
+    def start_left(self, now: float) -> float:
+        """Expected seconds until the worker process is ready for a run: its start-up as measured on
+        this machine before (``MachineSpeeds.worker_start``), growing if it takes longer."""
+        if self.ready and self._process is not None and self._process.poll() is None:
+            return 0.0
+        expected = MachineSpeeds.load().worker_start
+        return expected if self.started_at is None else expected_left(expected, now - self.started_at)
 
     def submit(self, root: str, key: str, config: RunConfig) -> Future:
         """Queue the run ``key`` of ``config`` into runs folder ``root``; the future's result is True
@@ -149,9 +201,22 @@ class RunQueue:
 
     def _started_process(self) -> subprocess.Popen:
         if self._process is None or self._process.poll() is not None:
+            self.started_at, self.ready = time.time(), False
             self._process = subprocess.Popen([sys.executable, "-m", "core.run.worker"], cwd=Path(__file__).parents[2],
                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         return self._process
+
+    def _await_ready(self, process: subprocess.Popen) -> None:
+        """Ask a new worker process whether its imports are done: the answer measures its start-up
+        (for the next estimates of :meth:`start_left`)."""
+        try:
+            process.stdin.write(json.dumps({"ping": True}) + "\n")
+            process.stdin.flush()
+            if process.stdout.readline():
+                self.ready = True
+                MachineSpeeds.load().learn_worker_start(time.time() - self.started_at).save()
+        except OSError:  # it died: the request that follows says so
+            pass
 
     def _serve(self) -> None:
         while True:
@@ -160,6 +225,8 @@ class RunQueue:
                 continue
             with self._lock:
                 process = self._started_process()
+            if not self.ready:
+                self._await_ready(process)
             try:
                 process.stdin.write(json.dumps(request) + "\n")
                 process.stdin.flush()
