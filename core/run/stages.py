@@ -1,6 +1,6 @@
 """One run in named stages that fit on a sample and apply to every image.
 
-    load -> train -> encode -> map -> cluster -> anomaly -> apply -> compare
+    load -> train -> encode -> map -> cluster -> anomaly -> apply -> duplicates -> compare
 
 - **fit**, on a seeded sample of at most ``fit_sample`` images: ``train`` fits the autoencoder on
   the training images; ``encode`` encodes the analysed sample (and the training images the anomaly
@@ -10,6 +10,8 @@
   order: encode, place on the map and manifold, cluster, score (:meth:`FittedPipeline.apply`). Each
   row's results depend on that row alone, so chunks can run anywhere (``core.run.engines``). Small
   data is all sample: nothing is left to apply.
+- **duplicates**, once every image is described (its pixel digest and appearance, taken in the fit
+  and apply stages with the rest): the exact and near copies among all of them (``core.similar``).
 - **compare**, on the sample: every clusterer and scorer of the registry (``core.methods``) side by
   side, with labels and anomaly flags where the data has them (``core.run.comparison``).
 
@@ -38,6 +40,8 @@ from core.run.config import RunConfig, sample_positions
 from core.run.engines import LocalEngine, peak_rss_mb
 from core.run.progress import Progress
 from core.run.results import RunResult, assemble
+from core.similar.duplicates import DESCRIBED, describe, find_duplicates
+from core.similar.thumbnails import Appearance
 
 if TYPE_CHECKING:  # imported where used: scikit-learn, which it needs, is slow to import
     from core.model.autoencoder import Autoencoder
@@ -45,10 +49,10 @@ if TYPE_CHECKING:  # imported where used: scikit-learn, which it needs, is slow 
 CHUNK_SIZE = 10_000
 
 
-APPLIED = ("latent", "manifold", "map", "cluster", "anomaly_score", "reconstruction_error")
+APPLIED = ("latent", "manifold", "map", "cluster", "anomaly_score", "reconstruction_error", *DESCRIBED)
 
 
-STAGES = ("load", "train", "encode", "map", "cluster", "anomaly", "apply", "compare", "write")
+STAGES = ("load", "train", "encode", "map", "cluster", "anomaly", "apply", "duplicates", "compare", "write")
 
 
 
@@ -67,11 +71,14 @@ class FittedPipeline:
     clusterer_name: str
     scorer_name: str
     model_path: str | None = None
+    appearance: Appearance | None = None
 
-    def apply(self, images: np.ndarray, seconds: dict | None = None) -> dict[str, np.ndarray]:
+    def apply(self, images: np.ndarray, seconds: dict | None = None,
+              digests: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Results (``APPLIED``) of (n, H, W, C) images: ``latent`` (n, d), ``manifold`` (n, m), ``map``
-        (n, 2), ``cluster`` (n,), ``anomaly_score`` (n,), ``reconstruction_error`` (n,). ``seconds``, when
-        given, collects the seconds of each step by stage name."""
+        (n, 2), ``cluster`` (n,), ``anomaly_score`` (n,), ``reconstruction_error`` (n,), and what finding
+        duplicates needs (``core.similar.duplicates.describe``; ``digests`` (n, 16) as the images were
+        decoded). ``seconds``, when given, collects the seconds of each step by stage name."""
         import time
 
         seconds = {} if seconds is None else seconds
@@ -94,6 +101,9 @@ class FittedPipeline:
         seconds["anomaly"] = seconds.get("anomaly", 0.0) + time.perf_counter() - start
         features["reconstruction_error"] = features.pop("squared_error")
         features.pop("cross_entropy")
+        start = time.perf_counter()
+        features.update(describe(self.appearance, images, digests))
+        seconds["duplicates"] = seconds.get("duplicates", 0.0) + time.perf_counter() - start
         return features
 
     def _model(self):
@@ -186,13 +196,16 @@ def run_pipeline(config: RunConfig, train_set: ImageSet | None = None, analysis_
                 fitted.model.save(model_path)
                 fitted.model_path = model_path
             outputs = apply_everywhere(fitted, analysis_set, sample, sample_outputs, progress, engine)
+    with progress.run_stage("duplicates"):
+        duplicates = find_duplicates({name: outputs.pop(name) for name in DESCRIBED}, fitted.appearance,
+                                     lambda positions: analysis_set.read(positions).images, analysis_set.image_shape)
     with progress.run_stage("compare"):
         comparison, pixel_manifold = comparison_stage(config, fitted, analysed_sample, sample, sample_outputs,
                                                       reference,
                                                       baselines=baselines, fingerprint=baselines_fingerprint(
                                                           baselines, analysis_set, train_set, same_set))
     result = assemble(config, fitted.model, analysis_set, train_set, sample, outputs, comparison, pixel_manifold,
-                      progress.seconds)
+                      progress.seconds, duplicates=duplicates)
     result.metrics["memory"] = {"peak_rss_mb": peak_rss_mb(),
                                 "worker_peak_rss_mb": engine.worker_peak_rss_mb() if engine is not None else []}
     return result
@@ -212,6 +225,8 @@ def fit_pipeline(config: RunConfig, train_images: ImageSet, analysed: ImageSet, 
     with progress.run_stage("encode"):
         outputs = encode(model, analysed.images)
         reference = outputs if same_set else encode(model, train_images.images)
+        appearance = Appearance(seed=config.seed).fit(analysed.images)
+        described = describe(appearance, analysed.images, analysed.digests)
     with progress.run_stage("map"):
         manifold, flat_map = fit_embeddings(outputs["latent"], config.seed)
         outputs["manifold"], outputs["map"] = manifold.embedding_, flat_map.embedding_
@@ -229,8 +244,9 @@ def fit_pipeline(config: RunConfig, train_images: ImageSet, analysed: ImageSet, 
     outputs["reconstruction_error"] = outputs["squared_error"]
     if not same_set:
         reference["pixels"] = flat(train_images.images)
-    return (FittedPipeline(model, manifold, flat_map, clusterer, scorer, clusterer_name, method.scorer), outputs,
-            reference)
+    outputs.update(described)  # after the scorer: with the same set, reference is outputs
+    return (FittedPipeline(model, manifold, flat_map, clusterer, scorer, clusterer_name, method.scorer,
+                           appearance=appearance), outputs, reference)
 
 
 def fit_embeddings(latent: np.ndarray, seed: int):
