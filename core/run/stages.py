@@ -10,8 +10,9 @@
   order: encode, place on the map and manifold, cluster, score (:meth:`FittedPipeline.apply`). Each
   row's results depend on that row alone, so chunks can run anywhere (``core.run.engines``). Small
   data is all sample: nothing is left to apply.
-- **duplicates**, once every image is described (its pixel digest and appearance, taken in the fit
-  and apply stages with the rest): the exact and near copies among all of them (``core.similar``).
+- **duplicates**: every image is described (its pixel digest and appearance: the sample's after the
+  fit, the others' in their apply chunks), then the exact and near copies among all of them are
+  found (``core.similar``); the seconds of both parts are ``duplicates`` (and ``apply duplicates``).
 - **compare**, on the sample: every clusterer and scorer of the registry (``core.methods``) side by
   side, with labels and anomaly flags where the data has them (``core.run.comparison``).
 
@@ -214,7 +215,8 @@ def run_pipeline(config: RunConfig, train_set: ImageSet | None = None, analysis_
 def fit_pipeline(config: RunConfig, train_images: ImageSet, analysed: ImageSet, same_set: bool,
                  progress: Progress, callbacks=None) -> tuple[FittedPipeline, dict, dict]:
     """Fit every stage on the samples. Returns the fitted pipeline, the analysed sample's results
-    (the same columns as :meth:`FittedPipeline.apply`, plus ``cross_entropy``), and the features of
+    (the same columns as :meth:`FittedPipeline.apply`, plus ``cross_entropy``; the duplicates'
+    appearance is fitted and the sample described in the ``duplicates`` stage), and the features of
     the training images the scorer was fitted on (the same dict when they are the analysed ones)."""
     from core.model.autoencoder import Autoencoder
 
@@ -225,8 +227,6 @@ def fit_pipeline(config: RunConfig, train_images: ImageSet, analysed: ImageSet, 
     with progress.run_stage("encode"):
         outputs = encode(model, analysed.images)
         reference = outputs if same_set else encode(model, train_images.images)
-        appearance = Appearance(seed=config.seed).fit(analysed.images)
-        described = describe(appearance, analysed.images, analysed.digests)
     with progress.run_stage("map"):
         manifold, flat_map = fit_embeddings(outputs["latent"], config.seed)
         outputs["manifold"], outputs["map"] = manifold.embedding_, flat_map.embedding_
@@ -244,7 +244,9 @@ def fit_pipeline(config: RunConfig, train_images: ImageSet, analysed: ImageSet, 
     outputs["reconstruction_error"] = outputs["squared_error"]
     if not same_set:
         reference["pixels"] = flat(train_images.images)
-    outputs.update(described)  # after the scorer: with the same set, reference is outputs
+    with progress.run_stage("duplicates"):  # the sample described now, the other images in their apply chunks
+        appearance = Appearance(seed=config.seed).fit(analysed.images)
+        outputs.update(describe(appearance, analysed.images, analysed.digests))
     return (FittedPipeline(model, manifold, flat_map, clusterer, scorer, clusterer_name, method.scorer,
                            appearance=appearance), outputs, reference)
 
