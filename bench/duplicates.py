@@ -3,6 +3,7 @@
     python bench/duplicates.py                      # collection, quality, queries and one default run
     python bench/duplicates.py --no-run             # without the run (no seconds added)
     python bench/duplicates.py --show out/          # also side-by-side PNGs of the groups counted false
+    python bench/duplicates.py --scale 1000000      # the grouping step on a million synthetic photos
 
 Collection (written under ``--folder``, kept between calls): the 10,000 CIFAR-10 photos of
 ../shared/data/cifar10_train_10k.zip and 700 copies of each kind below, of disjoint photos, under
@@ -16,6 +17,12 @@ are true (every image in it made from one photo; CIFAR-10's own near copies coun
 the share of queries whose source ``images_like`` ranks in its top 5 (near copies first, then the
 run's latent space), and with the run, the seconds finding duplicates added to it (its
 ``duplicates`` and ``apply duplicates`` seconds) against its total.
+
+``--scale N``: N synthetic 32 x 32 photos (each a mosaic of four quarters of random shared photos,
+each quarter perhaps mirrored and brightened or darkened by up to 10 %, made when read) of which
+1,000 are near copies of others (200 of each near kind), described and grouped as a run does
+(``describe`` a chunk of 10,000 at a time, as the apply stage does, then ``find_duplicates``):
+seconds of each step, peak memory of this process above what it held before, and recall.
 """
 
 from __future__ import annotations
@@ -184,6 +191,83 @@ def query_shares(run: Path, collection, truth: dict, folder: Path) -> tuple[dict
     return {k: float(hits[kinds == k].mean()) for k in NEAR_KINDS}, seconds
 
 
+class Mosaics:
+    """``n`` synthetic photos (the last ``len(copies)`` near copies of earlier ones), made when read."""
+
+    def __init__(self, n: int, seed: int = 0, n_copies: int = 1000):
+        from PIL import Image
+
+        with zipfile.ZipFile(PHOTOS) as archive:
+            photos = np.stack([np.asarray(Image.open(io.BytesIO(archive.read(name))).convert("RGB"))
+                               for name in sorted(n for n in archive.namelist() if n.endswith(".jpg"))])
+        self.quarters = np.concatenate([photos[:, :16, :16], photos[:, :16, 16:], photos[:, 16:, :16],
+                                        photos[:, 16:, 16:]]).astype(np.float32) / 255  # (4P, 16, 16, 3)
+        self.n = n
+        rng = np.random.default_rng(seed)
+        self.pieces = rng.integers(0, len(self.quarters), (n, 4)).astype(np.int32)
+        self.mirrored = rng.random((n, 4)) < 0.5
+        self.gain = rng.uniform(0.9, 1.1, (n, 4)).astype(np.float32)
+        self.copied = np.sort(rng.choice(n - n_copies, n_copies, replace=False))
+        self.kinds = np.array([NEAR_KINDS[i % len(NEAR_KINDS)] for i in range(n_copies)])
+        originals = self.mosaics(self.copied)
+        self.copies = np.stack([np.asarray(Image.open(io.BytesIO(make_copy(
+            Image.fromarray((image * 255).round().astype(np.uint8)), kind, rng)[1])).convert("RGB"), np.float32) / 255
+            for image, kind in zip(originals, self.kinds)])
+
+    def mosaics(self, positions: np.ndarray) -> np.ndarray:
+        """float32 (k, 32, 32, 3): the mosaic of each position, the same every time it is read."""
+        pieces = self.quarters[self.pieces[positions]]  # (k, 4, 16, 16, 3)
+        pieces = np.where(self.mirrored[positions][:, :, None, None, None], pieces[:, :, :, ::-1], pieces)
+        pieces = np.clip(pieces * self.gain[positions][:, :, None, None, None], 0, 1)
+        top = np.concatenate([pieces[:, 0], pieces[:, 1]], axis=2)
+        return np.concatenate([top, np.concatenate([pieces[:, 2], pieces[:, 3]], axis=2)], axis=1)
+
+    def read(self, positions) -> np.ndarray:
+        positions = np.asarray(positions, dtype=np.int64)
+        out = self.mosaics(np.minimum(positions, self.n - len(self.copies) - 1))
+        planted = positions >= self.n - len(self.copies)
+        out[planted] = self.copies[positions[planted] - (self.n - len(self.copies))]
+        return out
+
+
+def resident_mb() -> float:
+    """This process's resident memory now, MiB (Linux)."""
+    line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def scale(n: int) -> None:
+    """The grouping step on ``n`` synthetic photos: seconds, peak memory above the start, recall."""
+    from core.run.engines import peak_rss_mb
+    from core.run.stages import CHUNK_SIZE
+    from core.similar.duplicates import DESCRIBED, describe, find_duplicates
+    from core.similar.thumbnails import Appearance
+
+    source = Mosaics(n)
+    start = time.perf_counter()
+    appearance = Appearance().fit(source.read(np.arange(0, n, max(1, n // 20_000))))
+    columns = {name: [] for name in DESCRIBED}
+    for first in range(0, n, CHUNK_SIZE):
+        images = source.read(np.arange(first, min(n, first + CHUNK_SIZE)))
+        for name, values in describe(appearance, images).items():
+            columns[name].append(values)
+    described = {name: np.concatenate(parts) for name, parts in columns.items()}
+    del columns
+    made = time.perf_counter() - start  # making the mosaics is most of it
+    held = resident_mb()
+    Path("/proc/self/clear_refs").write_text("5")  # the peak starts again from what is held now (Linux)
+    start = time.perf_counter()
+    steps = {}
+    found = find_duplicates(described, appearance, source.read, (32, 32, 3), steps)
+    seconds = time.perf_counter() - start
+    copies = np.arange(n - len(source.copies), n)
+    joined = (found.group[copies] >= 0) & (found.group[copies] == found.group[source.copied])
+    print(f"| {n:,} | {made:.0f} | {seconds:.0f} ({', '.join(f'{k} {v:.0f}' for k, v in steps.items())}) | "
+          f"{sum(v.nbytes for v in described.values()) / 2**20:,.0f} | {peak_rss_mb() - held:,.0f} | "
+          f"{found.summary()['groups']:,} | "
+          + " | ".join(f"{joined[source.kinds == kind].mean():.3f}" for kind in NEAR_KINDS) + " |")
+
+
 def main(argv=None) -> int:
     from core.data import load_image_set
     from core.similar.duplicates import describe, find_duplicates
@@ -194,7 +278,14 @@ def main(argv=None) -> int:
     parser.add_argument("--no-run", action="store_true", help="skip the run (and with it the seconds and queries)")
     parser.add_argument("--run-args", default="", help="more options for the run, e.g. '--preset seed'")
     parser.add_argument("--show", metavar="DIR", help="write side-by-side PNGs of the false groups here")
+    parser.add_argument("--scale", type=int, metavar="N", help="only the grouping step on N synthetic photos")
     args = parser.parse_args(argv)
+    if args.scale:
+        print("| images | describe s (apply stage, with making the images) | find s (steps) | described MB | "
+              "peak memory added while finding MB | groups | " + " | ".join(NEAR_KINDS) + " |\n"
+              + "| --- " * (6 + len(NEAR_KINDS)) + "|")
+        scale(args.scale)
+        return 0
     folder = Path(args.folder or tempfile.mkdtemp(prefix="duplicates-"))
     truth = build(folder)
     collection = load_image_set(folder / "collection.zip")

@@ -29,10 +29,9 @@ KINDS = ("exact", "jpeg", "brightness", "crop", "all")
 PER_KIND = 5
 
 
-@pytest.fixture(scope="module")
-def collection(tmp_path_factory):
-    """(zip path, {copy name: (source name, kind)}, held-out query (name, bytes, source name))."""
-    folder = tmp_path_factory.mktemp("photos")
+def photo_collection(folder) -> tuple:
+    """Write ``holiday photos.zip`` in ``folder``. Returns (its path, {copy name: (source name, kind)},
+    a held-out query (file name, bytes, its source's name))."""
     with zipfile.ZipFile(shared_file("cifar10_train_10k.zip")) as source:
         names = [name for label in ("cat", "ship", "truck")
                  for name in sorted(n for n in source.namelist() if n.startswith(f"{label}/"))[:40]]
@@ -51,6 +50,11 @@ def collection(tmp_path_factory):
         for name, data in members.items():
             archive.writestr(name, data)
     return folder / "holiday photos.zip", copies, (f"query{suffix}", query, held_out)
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory):
+    return photo_collection(tmp_path_factory.mktemp("photos"))
 
 
 def check_groups(group: np.ndarray, ids, copies: dict) -> None:

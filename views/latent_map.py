@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import detail, figures, gallery, state
+from ui import detail, figures, gallery, similar, state
 from ui.sidebar import remembered
 
 st.title("Latent map")
@@ -31,3 +31,5 @@ if selected:
                         [f"{name} · cluster {c}" for name, c in zip(rows["id"], rows["cluster"])],
                         indices=shown, key="map-selection", on_open=detail.show)
     st.caption("file · cluster; the magnifier under an image opens it large.")
+
+similar.upload_and_search(on_open=detail.show)

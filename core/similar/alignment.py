@@ -32,7 +32,7 @@ def distances(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(2.0 - 2.0 * np.einsum("nd,nd->n", first, second), 0.0)).astype(np.float32)
 
 
-READ_BYTES = 128 * 2**20  # images read at a time (float32 pixels)
+READ_BYTES = 32 * 2**20  # images read at a time (float32 pixels)
 
 
 def best_crops(read, pairs: np.ndarray, plain, side: int = SEARCH_SIDE, crops=CROPS,

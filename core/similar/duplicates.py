@@ -1,13 +1,14 @@
 """Every exact and near copy in a collection, in groups, found without a pass over all pairs.
 
 Each image is described once, where the run has it in hand (the apply stage's chunks, or the fit):
-its pixel digest (``core.similar.digests``, taken when it was decoded), its appearance (8 principal
-components of its 8-pixel thumbnail) and that thumbnail, in int8. That is 216 bytes per image, all
+its pixel digest (``core.similar.digests``, taken when it was decoded), its appearance (16 principal
+components of its 8-pixel thumbnail) and that thumbnail, in int8. That is 272 bytes per image, all
 that is kept of a million images. Then:
 
 1. **exact copies**: images with equal digests;
-2. **candidates**: each image with its ``NEIGHBOURS`` nearest images by appearance (a k-d tree,
-   queried a block at a time), kept when their whole 8-pixel thumbnails lie within ``WHOLE_CUT``
+2. **candidates**: each image with its ``NEIGHBOURS`` nearest images by appearance (exact within
+   k-means cells of about a thousand images: ``core.similar.neighbours``), kept when their whole
+   8-pixel thumbnails lie within ``WHOLE_CUT``
    (a copy cropped by two pixels still does; most other pairs do not);
 3. **near copies**: the candidates whose near-copy distance (``core.similar.alignment``), read from
    their images, is at most ``MAX_THUMB_DISTANCE`` (first at 8 pixels with every crop box, at most
@@ -39,6 +40,7 @@ import pandas as pd
 
 from core.similar.alignment import best_crops, checked_distances
 from core.similar.digests import digest_rows
+from core.similar.neighbours import nearest_neighbours
 from core.similar.thumbnails import SEARCH_SIDE, Appearance, QuantisedThumbnails, quantised, thumbnails
 
 MAX_THUMB_DISTANCE = 0.35
@@ -70,7 +72,7 @@ CSV_COLUMNS = ["group", "index", "id", "kind", "keep"]
 
 def describe(appearance: Appearance, images: np.ndarray, digests: np.ndarray | None = None) -> dict:
     """What grouping needs of (n, H, W, C) images: ``digest`` uint8 (n, 16) (``digests`` as taken
-    when they were decoded; else of these pixels), ``appearance`` float32 (n, 8) and ``thumbnail``
+    when they were decoded; else of these pixels), ``appearance`` float32 (n, 16) and ``thumbnail``
     int8 (n, 192)."""
     thumbs = thumbnails(images, SEARCH_SIDE)
     return {"digest": digest_rows(images) if digests is None else np.asarray(digests, np.uint8),
@@ -89,8 +91,8 @@ class Duplicates:
         pairs: int64 (P, 2) and pair_distance: float32 (P,): the pairs that made the groups.
         spread: float32 (N,): the image's distance (whole 8-pixel thumbnails) to the farther of
             its ``NEIGHBOURS`` nearest by appearance; a near copy lies within ``STAND_OUT`` of it.
-        digest: uint8 (N, 16); appearance: float32 (N, 8); appearance_mean: float32 (192,) and
-            appearance_components: float32 (192, 8): the fitted :class:`Appearance`.
+        digest: uint8 (N, 16); appearance: float32 (N, 16); appearance_mean: float32 (192,) and
+            appearance_components: float32 (192, 16): the fitted :class:`Appearance`.
     """
 
     group: np.ndarray
@@ -224,33 +226,24 @@ def exact_pairs(digest: np.ndarray) -> np.ndarray:
 
 
 def candidate_pairs(appearance: np.ndarray, thumbnail: QuantisedThumbnails, digest: np.ndarray, k: int = NEIGHBOURS,
-                    cut: float = WHOLE_CUT, block: int = 50_000) -> tuple[np.ndarray, np.ndarray]:
+                    cut: float = WHOLE_CUT, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(pairs int64 (P, 2), i < j, unique; spread float32 (N,)): each image with its ``k`` nearest by
-    ``appearance`` (N, d), kept when their (int8) whole thumbnails lie within ``cut`` and their
-    ``digest`` differ (exact copies are paired already); and each image's thumbnail distance to
-    the farthest of those ``k``. The tree is queried ``block`` images at a time, so memory stays
-    about the tree plus one block's pairs."""
-    from scipy.spatial import cKDTree
-
+    ``appearance`` (N, d) (``core.similar.neighbours``: within k-means cells, no pass over all
+    pairs), kept when their (int8) whole thumbnails lie within ``cut`` and their ``digest`` differ
+    (exact copies are paired already); and each image's thumbnail distance to the farthest of the
+    ``k`` nearest in its own cell."""
     n_images = len(appearance)
-    k = min(k, n_images - 1)
     spread = np.zeros(n_images, np.float32)
-    if k < 1:
-        return np.zeros((0, 2), np.int64), spread
-    tree = cKDTree(np.asarray(appearance, dtype=np.float32))
     keys = _digest_keys(digest)
-    found = []
-    for start in range(0, n_images, block):
-        _, neighbours = tree.query(appearance[start:start + block], k=k + 1)
-        first = np.repeat(np.arange(start, start + len(neighbours)), k + 1)
-        second = neighbours.ravel()
-        kept = (second != first) & (second < n_images)
-        first, second = first[kept], second[kept]
+    found = [np.zeros(0, np.int64)]
+    for rows, neighbours, primary in nearest_neighbours(appearance, k, seed):
+        first, second = np.repeat(rows, neighbours.shape[1]), neighbours.ravel()
         distance = thumbnail.distances(first, second)
-        np.maximum.at(spread, first, distance)
+        own = np.repeat(primary, neighbours.shape[1])
+        np.maximum.at(spread, first[own], distance[own])
         close = (distance <= cut) & np.any(keys[first] != keys[second], axis=1)
         low, high = np.minimum(first[close], second[close]), np.maximum(first[close], second[close])
-        found.append(low * n_images + high)
+        found.append(np.unique(low * n_images + high))
     codes = np.unique(np.concatenate(found))
     return np.stack([codes // n_images, codes % n_images], axis=1).astype(np.int64), spread
 

@@ -145,15 +145,16 @@ class Appearance:
     """The first principal components of images' 8-pixel thumbnails (scikit-learn's shape): where a
     k-nearest-neighbour search finds each image's likely near copies among a million.
 
-    Parameters: ``n_components`` (8), ``max_images`` the most images ``fit`` uses (a seeded sample
+    Parameters: ``n_components`` (16), ``max_images`` the most images ``fit`` uses (a seeded sample
     of them), ``seed``.
 
-    Attributes after ``fit``: ``mean_`` (D,) and ``components_`` (D, n_components) float32, D = 192.
+    Attributes after ``fit``: ``mean_`` (D,) and ``components_`` (D, n_components) float32, D = 192
+    (fewer images than components: the last components are of no variance).
     ``transform(images)`` gives float32 (n, n_components); the distance between two images' rows
     is at most the distance between their thumbnails.
     """
 
-    def __init__(self, n_components: int = 8, max_images: int = 20_000, seed: int = 0):
+    def __init__(self, n_components: int = 16, max_images: int = 20_000, seed: int = 0):
         self.n_components = n_components
         self.max_images = max_images
         self.seed = seed
