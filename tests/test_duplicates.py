@@ -196,3 +196,16 @@ def _png(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def test_keeping_one_of_a_group_marks_the_others_duplicate_and_no_label_name_counts_it():
+    from core.labels import DUPLICATE, LabelBook, agreement
+
+    book = LabelBook.empty(np.array(["a.png", "b.png", "c.png", "d.png"]))
+    book.assign([0], "cat")
+    book.keep_one(1, [0, 2])
+    assert book.labels.tolist() == [DUPLICATE, "", DUPLICATE, ""] and book.sources[0] == "manual"
+    book.keep_one(0, [1])  # the other way round: the kept one loses its mark
+    assert book.labels.tolist() == ["", DUPLICATE, DUPLICATE, ""]
+    assert book.progress()["duplicates"] == 2 and book.progress()["names"] == 0
+    assert agreement(book.labels, np.array(["cat"] * 4)) is None  # marks are not names

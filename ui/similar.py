@@ -18,8 +18,8 @@ SHOWN = 10
 
 
 def captions(found) -> list[str]:
-    """``file · near copy 0.12`` or ``file · 0.83`` for each row of a search's results."""
-    return [f"{str(name).rsplit('/', 1)[-1]} · " + (f"near copy {distance:.2f}" if near else f"{distance:.2f}")
+    """``file · near copy 0.12`` or ``file · 0.831`` (latent distance) for each row of a search's results."""
+    return [f"{str(name).rsplit('/', 1)[-1]} · " + (f"near copy {distance:.2f}" if near else f"{distance:.3g}")
             for name, distance, near in zip(found["id"], found["distance"], found["near_copy"])]
 
 

@@ -67,7 +67,7 @@ st.caption("duplicates.csv: group, index, id, kind, keep (one row per image in a
            "image of each group to keep), e.g. for a script that deletes the others' files.")
 
 book = labels.load(folder, ids)
-shown = gallery.paged(np.arange(len(groups)), GROUPS_PER_PAGE, key="duplicates-page")
+shown = gallery.paged(np.arange(len(groups)), GROUPS_PER_PAGE, key="duplicates-page", what="Groups")
 for group in shown:
     members = groups[group]
     st.markdown(f"**Group {group}** · {len(members)} images · {' and '.join(sorted(set(kinds[members])))}")
