@@ -66,7 +66,7 @@ def test_the_duplicates_page_and_images_like_an_uploaded_photo(tmp_path):
         captions = page.locator('[data-testid="stImageCaption"]').all_inner_texts()
         found = [text for text in captions if " · " in text and "(yours)" not in text]
         assert found[0].startswith(source.rsplit("/", 1)[-1] + " · near copy"), found[:3]
-        assert page.get_by_text("Its place on the map: (").count() == 1  # under the map with its star
+        page.get_by_text("Its place on the map: (").wait_for(timeout=120_000)  # under the map with its star
         page.get_by_role("heading", name="Images like one of yours").evaluate("heading => heading.scrollIntoView()")
         page.wait_for_timeout(1000)  # the map's WebGL points drawn
         screenshot(page, shots, "images_like_an_upload", full_page=False)

@@ -42,7 +42,7 @@ def pixel_digest(pixels: np.ndarray) -> bytes:
 
 
 def _opaque(alpha: np.ndarray) -> bool:
-    top = np.iinfo(alpha.dtype).max if alpha.dtype.kind in "iu" else 1.0
+    top = True if alpha.dtype.kind == "b" else np.iinfo(alpha.dtype).max if alpha.dtype.kind in "iu" else 1.0
     return bool(np.all(alpha == top))
 
 

@@ -136,7 +136,8 @@ class Duplicates:
     def table(self, ids, keep: dict[int, int] | None = None) -> pd.DataFrame:
         """duplicates.csv: ``CSV_COLUMNS``, one row per image in a group, by group then index;
         ``keep`` True for the one image of each group to keep (``keep[group]``, else its first)."""
-        rows = np.concatenate(self.members()) if self.members() else np.zeros(0, np.int64)
+        groups = self.members()
+        rows = np.concatenate(groups) if groups else np.zeros(0, np.int64)
         groups = self.group[rows]
         chosen = np.array([(keep or {}).get(int(g), -1) for g in range(int(self.group.max()) + 1)] or [-1])
         first = np.r_[True, groups[1:] != groups[:-1]] if len(rows) else np.zeros(0, bool)
