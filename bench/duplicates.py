@@ -277,6 +277,7 @@ def main(argv=None) -> int:
     parser.add_argument("--folder", help="where the collection is written (default: a temporary folder)")
     parser.add_argument("--no-run", action="store_true", help="skip the run (and with it the seconds and queries)")
     parser.add_argument("--run-args", default="", help="more options for the run, e.g. '--preset seed'")
+    parser.add_argument("--reuse-run", action="store_true", help="use the run made by an earlier call in --folder")
     parser.add_argument("--show", metavar="DIR", help="write side-by-side PNGs of the false groups here")
     parser.add_argument("--scale", type=int, metavar="N", help="only the grouping step on N synthetic photos")
     args = parser.parse_args(argv)
@@ -309,7 +310,10 @@ def main(argv=None) -> int:
     if args.no_run:
         return 0
     out = folder / "run"
-    metrics = run_cli(folder / "collection.zip", out, args.run_args.split())
+    if args.reuse_run and (out / "run.json").exists():
+        metrics = json.loads((out / "metrics.json").read_text())
+    else:
+        metrics = run_cli(folder / "collection.zip", out, args.run_args.split())
     spent = metrics["seconds"].get("duplicates", 0.0) + metrics["seconds"].get("apply duplicates", 0.0)
     shares, per_query = query_shares(out, collection, truth, folder)
     print(f"\nthe run ({args.run_args or 'default settings'}): {metrics['duplicates']}; finding duplicates took "

@@ -48,7 +48,7 @@ def test_the_duplicates_page_and_images_like_an_uploaded_photo(tmp_path):
         wait_for_app_idle(page)
         assert metric(page, "Marked duplicate") == "0"
 
-        with page.expect_download() as download:
+        with page.expect_download(timeout=120_000) as download:
             single(page.get_by_role("button", name="Download duplicates.csv")).click()
         table = pd.read_csv(io.BytesIO(download.value.path().read_bytes()), dtype={"id": str})
         assert list(table.columns) == ["group", "index", "id", "kind", "keep"] and len(table) == 50
