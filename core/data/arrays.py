@@ -24,12 +24,6 @@ def from_arrays(images, labels, name: str, *, max_side: int = MAX_SIDE) -> Image
                     digests=digests)
 
 
-def images_to_float(images: np.ndarray, name: str) -> np.ndarray:
-    """(N, H, W) or (N, H, W, C) or (N, C, H, W) numbers -> float32 (N, H, W, C) in [0, 1]."""
-    images = as_image_array(images, name)
-    return scaled(images, pixel_scale(images, name))
-
-
 def as_image_array(images: np.ndarray, name: str) -> np.ndarray:
     """Numbers of shape N x H x W, N x H x W x C or N x C x H x W -> N x H x W x C (C = 1 or 3, alpha
     dropped); UserInputError for anything else, or for sides outside the limits."""
