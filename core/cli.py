@@ -221,7 +221,8 @@ def format_summary(metrics: dict) -> str:
     stand_ins = metrics.get("model", {}).get("stand_ins", {})
     for row in comparison.get("clustering", []):
         used = stand_ins.get(row["method"])
-        note = f" (as {used}: {stand_in_reason(row['method'], used)})" if used else ""
+        reason = stand_in_reason(row["method"], used, metrics["model"].get("representation", "pixels")) if used else ""
+        note = f" (as {used}: {reason})" if used else ""
         rows.append((f"  {row['method']}",
                      f"accuracy {row['accuracy']:.3f}, nmi {row['nmi']:.3f}, ari {row['ari']:.3f}{note}"))
     for row in comparison.get("anomaly", []):

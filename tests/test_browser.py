@@ -32,6 +32,9 @@ COMPARISONS = {  # page -> (heading of the side-by-side section, method names it
 
 def screenshot(page, folder, name, full_page=True):
     path = folder / f"{name.lower().replace(' ', '_')}.png"
+    # images below the fold load lazily, and a full-page shot never scrolls to them: load them all first
+    page.evaluate("document.querySelectorAll('img').forEach(image => { image.loading = 'eager'; })")
+    page.wait_for_function("[...document.images].every(image => image.complete)", timeout=60_000)
     page.screenshot(path=str(path), full_page=full_page)
     if os.environ.get("SAVE_SCREENSHOTS") == "1":
         target = ROOT / "docs" / "screenshots"

@@ -35,6 +35,7 @@ def test_any_image_size_round_trips_and_the_model_saves_and_loads(tmp_path, mnis
     if design:
         shown, drawn = model.draw(images)
         assert design.representation == "photo features" and shown.shape == drawn.shape == (300, 13, 12, 3)
+        np.testing.assert_allclose(model.draw_latent(latent), drawn, atol=1e-6)  # a cluster's mean is drawn alike
     errors = model.reconstruction_error(images)
     assert errors.shape == (300,) and np.all(errors >= 0)
 

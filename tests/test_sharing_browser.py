@@ -30,9 +30,18 @@ def labelled(page) -> int:
 
 def choose(page, selectbox_label: str, option: str | None = None, typed: str | None = None) -> None:
     """Pick ``option`` in a selectbox, or type a new one."""
-    page.locator('[data-testid="stSelectbox"]').filter(has_text=selectbox_label).first.click()
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=selectbox_label).first
+    box.click()
     if typed is None:
-        page.get_by_role("option", name=option, exact=True).click()
+        wanted = page.get_by_role("option", name=option, exact=True)
+        for _ in range(3):  # a rerun that lands as the list opens closes it: open it again once the app is idle
+            try:
+                wanted.wait_for(timeout=10_000)
+                break
+            except Exception:
+                wait_for_app_idle(page)
+                box.click()
+        wanted.click()
     else:
         page.keyboard.type(typed)
         page.keyboard.press("Enter")

@@ -116,13 +116,14 @@ def k_selection(root: str, key: str) -> tuple[pd.DataFrame, str, str]:
 
 
 @st.cache_data(show_spinner="Decoding the cluster centres…", max_entries=16)
-def decoded_centroids(root: str, key: str, config: RunConfig) -> np.ndarray:
-    """(k, H, W, C) images: the decoder applied to each cluster's mean latent vector."""
+def decoded_centroids(root: str, key: str, config: RunConfig) -> np.ndarray | None:
+    """(k, h, w, C) pictures of each cluster's mean latent vector (the decoder's, or the pixel
+    decoder's with photo features); None where nothing draws pixels (vectors)."""
     result = run_result(root, key, config)
     clusters = result.table["cluster"].to_numpy()
     centres = np.stack([result.latent[clusters == c].mean(axis=0) if np.any(clusters == c)
                         else np.zeros(result.latent.shape[1], np.float32) for c in range(config.clusters)])
-    return trained_model(root, key).inverse_transform(centres)
+    return trained_model(root, key).draw_latent(centres)
 
 
 @st.cache_data(show_spinner="Reconstructing the images…", max_entries=16)

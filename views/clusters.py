@@ -34,9 +34,15 @@ with right:
                     width="stretch")
 
 st.subheader("Decoded centroids")
-st.caption("The decoder applied to each cluster's mean latent vector: what its average member looks like.")
 centroids = cached.decoded_centroids(root, key, config)
-gallery.show_images(centroids, [f"cluster {c} · {sizes[c]:,}" for c in range(config.clusters)])
+if centroids is None:
+    st.caption("The network rebuilds vectors here, not pixels: there is no picture of a cluster's mean; its most "
+               "typical members are below.")
+else:
+    drawer = ("a second decoder that draws latent vectors as pixels (the network itself rebuilds the photos' "
+              "content features)" if summary.representation == "photo features" else "the decoder")
+    st.caption(f"Each cluster's mean latent vector, drawn by {drawer}: what its average member looks like.")
+    gallery.show_images(centroids, [f"cluster {c} · {sizes[c]:,}" for c in range(config.clusters)])
 
 st.subheader("Members")
 chosen, order, count = st.columns([1, 1, 1])
@@ -60,7 +66,7 @@ where = (f"all {len(compared):,} images" if len(compared) == len(table)
          else f"the {len(compared):,} compared images of the fit sample")
 known = result.metrics.get("comparison", {}).get("clustering")
 for name, base in summary.stand_ins.items():
-    st.caption(f"**{name}** gives the clusters of **{base}** here: {stand_in_reason(name, base)}.")
+    st.caption(f"**{name}** gives the clusters of **{base}** here: {stand_in_reason(name, base, summary.representation)}.")
 if known:
     frame = pd.DataFrame(known)
     st.caption(f"On {where}, k = {config.clusters}, against the true labels, best first; "

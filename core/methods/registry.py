@@ -183,12 +183,14 @@ REPRESENTATION_REASON = "the network learns from the images' representation, whi
 NO_REPRESENTATION_REASON = "the network learns from the pixels here: there is no representation to read"
 
 
-def stand_in_reason(name: str, used: str) -> str:
-    """Why clusterer ``used`` runs for clusterer ``name`` (a pair of metrics.json's ``model.stand_ins``)."""
+def stand_in_reason(name: str, used: str, representation: str = "pixels") -> str:
+    """Why clusterer ``used`` runs for clusterer ``name`` (a pair of metrics.json's ``model.stand_ins``)
+    in a run whose network learns from ``representation`` (metrics.json's ``model.representation``)."""
     entry = CLUSTERERS[name]
     if entry.on_representation == used:
         return REPRESENTATION_REASON
-    return NO_REPRESENTATION_REASON if "representation" in entry.inputs else STAND_IN_REASON
+    return NO_REPRESENTATION_REASON if "representation" in entry.inputs and representation == "pixels" \
+        else STAND_IN_REASON
 
 
 def stand_in(entry: Entry, image_shape, n_images: int, representation: bool = False) -> Entry:

@@ -317,8 +317,19 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         if getattr(self, "pixel_decoder_", None) is None:
             return None
         images = as_images(X)
-        drawn = predict_in_batches(self.pixel_decoder_, self.transform(images))
-        return prepare(images, *self.preparation_), drawn.astype(np.float32)
+        return prepare(images, *self.preparation_), self.draw_latent(self.transform(images))
+
+    def draw_latent(self, latent) -> np.ndarray | None:
+        """(N, h, w, C) float32 pictures in [0, 1] of a latent matrix (N, n_latent_): the decoder's
+        images, or, with photo features, the pixel decoder's; None where nothing draws pixels
+        (vectors)."""
+        check_is_fitted(self, "model_")
+        if getattr(self, "representation_", None) is None:
+            return self.inverse_transform(latent)
+        if getattr(self, "pixel_decoder_", None) is None:
+            return None
+        latent = np.asarray(latent, dtype=np.float32).reshape((-1, *self.latent_shape_))
+        return predict_in_batches(self.pixel_decoder_, latent).astype(np.float32)
 
     def _network_input(self, X, prepared: bool = False) -> np.ndarray:
         check_is_fitted(self, "model_")
@@ -336,8 +347,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         return latent.reshape(len(images), -1).astype(np.float32)
 
     def inverse_transform(self, latent) -> np.ndarray:
-        """Decode a latent matrix (N, n_latent_) to float32 images in [0, 1], as the network sees
-        images (see :meth:`prepare`)."""
+        """Decode a latent matrix (N, n_latent_) to what the network learns from, float32: images in
+        [0, 1] as the network sees them (see :meth:`prepare`), or the representation's values (see
+        :meth:`draw_latent` for pictures)."""
         check_is_fitted(self, "model_")
         latent = np.asarray(latent, dtype=np.float32).reshape((-1, *self.latent_shape_))
         return predict_in_batches(self.decoder_, latent).astype(np.float32)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+PATCHES_PER_IMAGE = 50  # a few hundred photos: k-means learns from this many patches of each, at most
 MAX_PATCHES = 50_000  # patches transformed at a time: about 50,000 x (108 + 400) float32 of temporaries
 
 
@@ -67,9 +68,10 @@ class PatchFeatures:
     """Single-layer k-means patch features of (N, H, W, C) images in [0, 1] at one scale.
 
     Parameters: ``n_centroids`` (K), ``patch`` (its side, s), ``stride``, ``downsample`` (the images
-    are averaged down by this factor first), ``n_patches`` (random patches k-means learns from),
-    ``norm_eps`` (added to a patch's variance, pixels in 0-255), ``whiten_eps``, ``kmeans_iter``
-    (Lloyd iterations), ``seed``.
+    are averaged down by this factor first), ``n_patches`` (random patches k-means learns from; at
+    most ``PATCHES_PER_IMAGE`` per image, and no fewer than 20 per centroid), ``norm_eps`` (added
+    to a patch's variance, pixels in 0-255), ``whiten_eps``, ``kmeans_iter`` (Lloyd iterations),
+    ``seed``.
 
     Attributes after ``fit``: ``mean_`` (D,), ``whiten_`` (D, D), ``centroids_`` (K, D), with
     D = s * s * C. ``transform`` gives (N, 4 K) float32: the triangle activations summed over the
@@ -96,7 +98,7 @@ class PatchFeatures:
         images = average_down(np.asarray(images, dtype=np.float32), self.downsample)
         rng = np.random.default_rng(self.seed)
         count, height, width, _ = images.shape
-        side, n = self.patch, self.n_patches
+        side, n = self.patch, min(self.n_patches, max(PATCHES_PER_IMAGE * count, 20 * self.n_centroids))
         which, rows, columns = (rng.integers(0, count, n), rng.integers(0, height - side + 1, n),
                                 rng.integers(0, width - side + 1, n))
         windows = sliding_window_view(images, (side, side), axis=(1, 2))  # a view: (N, h', w', C, s, s)

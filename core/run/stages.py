@@ -78,7 +78,8 @@ class FittedPipeline:
     def apply(self, images: np.ndarray, seconds: dict | None = None,
               digests: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Results (``APPLIED``) of (n, H, W, C) images: ``latent`` (n, d), ``manifold`` (n, m), ``map``
-        (n, 2), ``cluster`` (n,), ``anomaly_score`` (n,), ``reconstruction_error`` (n,), and what finding
+        (n, 2), ``cluster`` (n,), ``anomaly_score`` (n,), ``reconstruction_error`` (n,), ``representation``
+        (n, r) only where the network learns from one (not from the pixels), and what finding
         duplicates needs (``core.similar.duplicates.describe``; ``digests`` (n, 16) as the images were
         decoded). ``seconds``, when given, collects the seconds of each step by stage name."""
         import time
