@@ -6,6 +6,7 @@ With SAVE_SCREENSHOTS=1 the screenshots also go to docs/screenshots/ (the README
 """
 
 import io
+import re
 from urllib.parse import quote
 
 import pandas as pd
@@ -35,8 +36,8 @@ def test_the_duplicates_page_and_images_like_an_uploaded_photo(tmp_path):
         assert_no_exception(page, "Duplicates")
         assert metric(page, "Groups of copies") == "25" and metric(page, "Exact groups") == "5"
         assert metric(page, "Images in them") == "50" and metric(page, "Marked duplicate") == "0"
-        first_group = page.locator('[data-testid="stImageCaption"]').all_inner_texts()[:2]
-        assert any("· exact" in text or "· near" in text for text in first_group)
+        kinds = page.locator('[data-testid="stCaptionContainer"]').filter(has_text=re.compile(r"· (exact|near)"))
+        assert kinds.count() >= 2  # the first group's images, each captioned with its kind
         screenshot(page, shots, "duplicates")
 
         single(page.locator('[class*="st-key-mark-0"] button')).click()
@@ -63,8 +64,9 @@ def test_the_duplicates_page_and_images_like_an_uploaded_photo(tmp_path):
         page.get_by_text("Its 10 nearest images").wait_for(timeout=300_000)
         wait_for_app_idle(page, timeout_ms=120_000)
         assert_no_exception(page, "Latent map")
-        captions = page.locator('[data-testid="stImageCaption"]').all_inner_texts()
-        found = [text for text in captions if " · " in text and "(yours)" not in text]
+        captions = page.locator('[data-testid="stCaptionContainer"]').all_inner_texts()
+        found = [text.replace("\u200b", "").strip() for text in captions  # "file · near copy 0.12" or "file · 0.831"
+                 if re.fullmatch(r"\S+ · (near copy [\d.]+|[\d.e+-]+)", text.replace("\u200b", "").strip())]
         assert found[0].startswith(source.rsplit("/", 1)[-1] + " · near copy"), found[:3]
         page.get_by_text("Its place on the map: (").wait_for(timeout=120_000)  # under the map with its star
         page.get_by_role("heading", name="Images like one of yours").evaluate("heading => heading.scrollIntoView()")

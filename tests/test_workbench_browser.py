@@ -196,10 +196,12 @@ def test_a_bad_upload_keeps_the_earlier_pages_and_a_new_data_set_drops_the_selec
     wait_for_app_idle(page)
     broken = folder / "broken.zip"
     broken.write_bytes(b"PK\x03\x04 not really a zip")
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(broken))
+    sidebar = page.get_by_test_id("stSidebarUserContent")  # the Latent map page has an uploader of its own
+    sidebar.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(broken))
     page.get_by_text("is not a readable zip file").wait_for(timeout=60_000)
     wait_for_app_idle(page)
-    assert page.get_by_test_id("stAlertContentError").count() == 1  # said once
+    errors = page.get_by_test_id("stAlertContentError")
+    assert errors.count() == 1, errors.all_inner_texts()  # said once
     single(page.locator(".st-key-map-latent .js-plotly-plot"))  # the earlier run's map (once a rerun settles)
     assert selected_count(page) == 1
     assert page.get_by_role("button", name="Run").is_disabled()
@@ -209,7 +211,7 @@ def test_a_bad_upload_keeps_the_earlier_pages_and_a_new_data_set_drops_the_selec
     photos = folder / "photos.zip"
     photo_zip(photos, per_class=10)
     assert len(zipfile.ZipFile(photos).namelist()) == 30
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(photos))
+    sidebar.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(photos))
     page.get_by_text("press Run in the sidebar").wait_for(timeout=120_000)
     wait_for_app_idle(page)
     assert "sel" not in parse_qs(urlparse(page.url).query)  # the selection was the digits run's

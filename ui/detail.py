@@ -59,4 +59,4 @@ def show(index: int) -> None:
         left.image(gallery.to_display(seen, 160), caption="as the network sees it")
         middle.image(gallery.to_display(reconstruction, 160), caption="reconstruction")
         right.plotly_chart(figures.error_map(np.abs(seen - reconstruction).mean(axis=-1)), width="stretch")
-    similar.show_like_this(index, min(NEAREST, len(scores) - 1), ordinary_below=threshold)
+    similar.show_like_this(bundle, key, index, min(NEAREST, len(scores) - 1), ordinary_below=threshold)

@@ -23,18 +23,18 @@ def captions(found) -> list[str]:
             for name, distance, near in zip(found["id"], found["distance"], found["near_copy"])]
 
 
-def show_like_this(index: int, top: int, ordinary_below: float | None = None, on_open=None) -> None:
-    """A row of the images most like image ``index`` of the selected run (near copies first)."""
-    bundle, key, _ = state.result_or_stop()
+def show_like_this(bundle: cached.DataBundle, key: str, index: int, top: int, ordinary_below: float | None = None,
+                   on_open=None) -> None:
+    """A row of the images most like image ``index`` of run ``key`` on ``bundle`` (near copies first)."""
     found = cached.images_like(str(cached.runs_dir()), key, state.selection().config, index, top, ordinary_below)
     positions = found["index"].to_numpy()
     gallery.show_images(bundle.analysis.read(positions).images, captions(found), columns=top, indices=positions,
                         key=f"like-{index}", on_open=on_open)
 
 
-def upload_and_search(on_open=None) -> None:
-    """An uploader for an image of one's own, then its nearest images and its place on the map."""
-    bundle, key, result = state.result_or_stop()
+def upload_and_search(bundle: cached.DataBundle, key: str, result, on_open=None) -> None:
+    """An uploader for an image of one's own, then its nearest images in run ``key`` (its ``result``,
+    on ``bundle``) and its place on the map."""
     st.subheader("Images like one of yours")
     upload = st.file_uploader("An image (it need not be in the collection)", key=UPLOAD,
                               type=[suffix.lstrip(".") for suffix in IMAGE_SUFFIXES],

@@ -40,4 +40,4 @@ if selected:
     st.caption("file · cluster; the magnifier under an image opens it large.")
     tables.selection_table(table, selected, given, key="map-table", on_open=detail.show)
 
-similar.upload_and_search(on_open=detail.show)
+similar.upload_and_search(bundle, key, result, on_open=detail.show)

@@ -224,8 +224,9 @@ PRESETS = {
     "default": Preset(
         name="default",
         description="Chosen from the data: a dense network (500-500-2000, or 256-256-1000 under 5,000 grey "
-                    "images) with a 10-number bottleneck, on straightened grey images or standardised photos; "
-                    "Adam, batch 128, 2 epochs or more to reach 600-3,000 steps",
+                    "images) with a 10-number bottleneck, on straightened grey images; on colour photos, their "
+                    "content features with a 32-number bottleneck; Adam, batch 128, 2 epochs or more to reach "
+                    "600-3,000 steps",
         build=_build_default,
         loss="binary_crossentropy",
         optimizer="adam",
