@@ -49,6 +49,8 @@ def run_key(config: RunConfig, train_fingerprint: str, analysis_fingerprint: str
     The cluster count and contamination are not part of it: changing them never retrains."""
     fields = {name: getattr(config, name) for name in KEY_FIELDS}
     fields["method"] = config.resolved_method()
+    if config.embeddings:  # the file's content is in the analysed set's fingerprint
+        fields["embeddings"] = config.embeddings
     text = json.dumps([FORMAT_VERSION, fields, train_fingerprint, analysis_fingerprint], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
