@@ -34,7 +34,9 @@ with right:
                     width="stretch")
 
 st.subheader("Decoded centroids")
-st.caption("The decoder applied to each cluster's mean latent vector: what its average member looks like.")
+st.caption("The image nearest each cluster's mean latent vector: the network rebuilds your vectors, not pixels."
+           if summary.representation == "vectors" else
+           "The decoder applied to each cluster's mean latent vector: what its average member looks like.")
 centroids = cached.decoded_centroids(root, key, config)
 gallery.show_images(centroids, [f"cluster {c} · {sizes[c]:,}" for c in range(config.clusters)])
 

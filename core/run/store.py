@@ -236,8 +236,10 @@ class RunStore:
     def remove_unused_uploads(self, keep_days: float = uploads.KEEP_DAYS) -> list[str]:
         """Remove uploads older than ``keep_days`` that no run here was made from (see core.uploads)."""
         used = {uploads.key_of(Path(str(path))) for run in self.runs()
-                for path in (run["config"].get("data"), run["config"].get("train_data")) if path}
-        used |= {uploads.key_of(Path(str(job.config.data))) for job in self._jobs.values() if job.running}
+                for path in (run["config"].get("data"), run["config"].get("train_data"),
+                             run["config"].get("embeddings")) if path}
+        used |= {uploads.key_of(Path(str(path))) for job in self._jobs.values() if job.running
+                 for path in (job.config.data, job.config.embeddings) if path}
         return uploads.remove_unused(self.root, used - {None}, keep_days)
 
 
