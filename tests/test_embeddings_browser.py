@@ -27,6 +27,15 @@ ZIP_NAME = "street photos.zip"
 VECTORS_NAME = "photo vectors.parquet"
 
 
+DRAWN = """count => {  // the latent map's points (those that name an image) number ``count``, all placed
+  const plot = document.querySelector(".st-key-map-latent .js-plotly-plot");
+  if (!plot || !plot._fullData) return false;
+  const traces = plot._fullData.filter(trace => trace.customdata);
+  const points = traces.reduce((total, trace) => total + trace.x.length, 0);
+  return points === count && traces.every(trace => Array.from(trace.x).every(Number.isFinite));
+}"""
+
+
 def photos_and_vectors(folder, per_class: int = 50) -> list[str]:
     """A zip of real CIFAR-10 photos of three classes, and a Parquet of their vectors (a fixed random
     projection of their pixels, 24 numbers, in reversed order): ``id`` and a list column ``embedding``."""
@@ -51,7 +60,7 @@ def test_photos_with_their_own_vectors_run_on_the_vectors_and_show_the_map(tmp_p
     shots.mkdir()
     names = photos_and_vectors(tmp_path)
     with streamlit_server(tmp_path) as url, chromium_page(height=1400) as page:
-        page.goto(url)
+        page.goto(f"{url}/?epochs=10")  # a link's settings, without data: nothing trains yet
         wait_for_app_idle(page)
         single(page.get_by_role("combobox").first).click()  # the sidebar's data source
         page.get_by_role("option", name="Upload .npz or .zip").click()
@@ -76,20 +85,15 @@ def test_photos_with_their_own_vectors_run_on_the_vectors_and_show_the_map(tmp_p
         assert error.count() == 0 and "24 numbers of each vector" in page.locator('[data-testid="stMain"]').inner_text()
         screenshot(page, shots, "embeddings_data")
 
-        epochs = page.get_by_role("spinbutton", name="Epochs")
-        epochs.fill("10")
-        epochs.press("Enter")
-        wait_for_app_idle(page)
-        single(page.get_by_role("button", name="Run")).click()
+        single(page.get_by_role("button", name="Run")).click()  # 10 epochs, from the address
         page.get_by_text(f"images of {ZIP_NAME}").wait_for(timeout=600_000)  # Training: "Trained on 150 images of ..."
         wait_for_app_idle(page, timeout_ms=120_000)
         assert_no_exception(page, "Training")
         assert page.get_by_text("the network rebuilds your vectors, not pixels", exact=False).count() >= 1
 
         visit(page, "Latent map", "Images like one of yours")
-        chart = page.locator('[data-testid="stPlotlyChart"]').first
-        chart.locator(".scatterlayer .point").first.wait_for(timeout=60_000)
-        assert chart.locator(".scatterlayer .point").count() == len(names)  # one point per photo
+        page.wait_for_function(DRAWN, arg=len(names), timeout=60_000)  # one point per photo, at its map place
+        page.locator(".st-key-map-latent").scroll_into_view_if_needed()
         screenshot(page, shots, "embeddings_map")
 
         mine = tmp_path / "mine.png"

@@ -135,23 +135,35 @@ def _data_spec(source: str) -> tuple[str | None, str | None]:
         return BUILT_IN[source], None
     if source == UPLOAD:
         upload = st.file_uploader("An .npz, or a .zip of images", type=["npz", "zip"], key=keys.UPLOAD)
-        if upload is not None:
-            saved = uploads.save(cached.runs_dir(), upload.name, upload.getvalue())
-            st.session_state[keys.LINKED_UPLOAD] = uploads.key_of(saved)  # kept if the uploader is redrawn empty
-            return str(saved), None
-        linked = uploads.find(cached.runs_dir(), st.session_state.get(keys.LINKED_UPLOAD) or "")
-        if linked is not None:
-            st.caption(f"Using the earlier upload **{linked.name}**.")
-            return str(linked), None
-        return None, None
-    text = st.text_input("Path to an .npz, .zip or folder on this machine", key=keys.LOCAL_PATH).strip()
+        kept = _kept_upload(upload, keys.LINKED_UPLOAD)
+        return (None if kept is None else str(kept)), None
+    text = st.text_input("Path to an .npz, .zip or folder on this machine", key=keys.LOCAL_PATH)
+    return _local_path(text, Path.exists, "Nothing at '{text}' on the machine running this app: enter the path of an "
+                       ".npz file, a .zip of images, or a folder of images or of .npz files.")
+
+
+def _local_path(text: str, found, missing: str) -> tuple[str | None, str | None]:
+    """(path, error) for a path typed in the sidebar: (None, None) while empty; ``missing`` (with
+    ``{text}``) when ``found(path)`` is False."""
+    text = text.strip()
     if not text:
         return None, None
     path = Path(text).expanduser()
-    if not path.exists():
-        return None, (f"Nothing at '{text}' on the machine running this app: enter the path of an .npz file, "
-                      "a .zip of images, or a folder of images or of .npz files.")
-    return str(path), None
+    return (str(path), None) if found(path) else (None, missing.format(text=text))
+
+
+def _kept_upload(upload, linked: str) -> Path | None:
+    """An uploader's file, kept in the runs folder and remembered under session key ``linked`` (so it
+    stays chosen when the uploader is redrawn empty, or a link names it); else the file remembered,
+    said in a caption; None without either."""
+    if upload is not None:
+        saved = uploads.save(cached.runs_dir(), upload.name, upload.getvalue())
+        st.session_state[linked] = uploads.key_of(saved)
+        return saved
+    kept = uploads.find(cached.runs_dir(), st.session_state.get(linked) or "")
+    if kept is not None:
+        st.caption(f"Using the earlier upload **{kept.name}**.")
+    return kept
 
 
 def _embeddings_spec() -> tuple[str | None, str | None]:
@@ -164,25 +176,16 @@ def _embeddings_spec() -> tuple[str | None, str | None]:
                                   help="One vector per image from any model (CLIP, DINO, ...), matched by id: the "
                                        "path inside the zip or folder, <shard>:<row>, or the row of an array. The "
                                        "network then learns from them; the pages still show the images.")
-        if upload is not None:
-            saved = uploads.save(cached.runs_dir(), upload.name, upload.getvalue())
-            st.session_state[keys.LINKED_EMBEDDINGS] = uploads.key_of(saved)
-            return str(saved), None
-        linked = uploads.find(cached.runs_dir(), st.session_state.get(keys.LINKED_EMBEDDINGS) or "")
-        if linked is not None:
-            st.caption(f"Using the earlier upload **{linked.name}**.")
-            if not st.button("Run without them", key=keys.EMBEDDINGS_FORGET):
-                return str(linked), None
+        kept = _kept_upload(upload, keys.LINKED_EMBEDDINGS)
+        if kept is not None:
+            if upload is not None or not st.button("Run without them", key=keys.EMBEDDINGS_FORGET):
+                return str(kept), None
             st.session_state[keys.LINKED_EMBEDDINGS] = None
         if public_mode():
             return None, None
-        text = st.text_input("…or its path on this machine", key=keys.EMBEDDINGS_PATH).strip()
-    if not text:
-        return None, None
-    path = Path(text).expanduser()
-    if not path.is_file():
-        return None, f"No embeddings file at '{text}' on the machine running this app: enter the path of an .npz or .parquet file."
-    return str(path), None
+        text = st.text_input("…or its path on this machine", key=keys.EMBEDDINGS_PATH)
+    return _local_path(text, Path.is_file, "No embeddings file at '{text}' on the machine running this app: enter "
+                       "the path of an .npz or .parquet file.")
 
 
 def start_run() -> None:
