@@ -145,6 +145,9 @@ def _bad_files(folder, digits):
         "not numeric (npz)": (write_npz(folder / "text.npz", ids, vectors.astype(str)), "not numbers"),
         "NaN": (write_npz(folder / "nan.npz", ids, nan), "NaN or infinite values (the first in row 8)"),
         "infinite": (write_parquet(folder / "inf.parquet", ids, infinite), "NaN or infinite values (the first in row 10)"),
+        "truncated parquet": ((folder / "cut.parquet").write_bytes(
+            write_parquet(folder / "whole.parquet", ids, vectors).read_bytes()[:4000]) and folder / "cut.parquet",
+                              "not a readable .parquet file"),
         "one dimension": (write_npz(folder / "one.npz", ids, vectors[:, :1]), "at least 2 are needed"),
         "not an embeddings file": ((folder / "vectors.csv").write_text("id,a,b\n") and folder / "vectors.csv",
                                    "not an embeddings file"),

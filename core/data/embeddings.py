@@ -134,8 +134,18 @@ class EmbeddingFile:
         if self._values is not None:
             return self._ids
         parts = [batch.column(0).to_numpy(zero_copy_only=False).astype(str)
-                 for batch in self._parquet.iter_batches(batch_size=BATCH_ROWS, columns=["id"])]
+                 for batch in self._parquet_batches(["id"])]
         return np.concatenate(parts) if parts else np.zeros(0, str)
+
+    def _parquet_batches(self, columns: list[str]):
+        """The Parquet file's row batches of ``columns``; a file corrupt in the middle is one line."""
+        import pyarrow as pa
+
+        try:
+            yield from self._parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+        except (OSError, pa.ArrowException) as error:
+            raise UserInputError(f"'{self.name}' is not a readable .parquet file: it is corrupt or truncated "
+                                 f"({type(error).__name__})") from error
 
     def batches(self) -> Iterator[tuple[int, np.ndarray]]:
         """(first row, (b, d) float32 vectors) in file order, each checked: one length, finite."""
@@ -144,7 +154,7 @@ class EmbeddingFile:
                 yield start, self._checked(np.asarray(self._values[start:start + BATCH_ROWS], np.float32), start)
             return
         start = 0
-        for batch in self._parquet.iter_batches(batch_size=BATCH_ROWS, columns=self._columns):
+        for batch in self._parquet_batches(self._columns):
             yield start, self._checked(self._batch_values(batch, start), start)
             start += len(batch)
 
