@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 
+from core.data.images import Embeddings
 from core.errors import UserInputError
 from core.methods.registry import stand_in_reason
 from core.model.presets import PRESETS
@@ -37,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="digits (built in), mnist or fashion-mnist (downloaded once), or a path to an .npz file, "
                           "a .zip of images, or a folder of images or of .npz shards")
     run.add_argument("--train-data", metavar="SPEC", help="train on this source instead of --data")
+    run.add_argument("--embeddings", metavar="FILE",
+                     help="your own vectors, one per image, matched by id: an .npz (ids, embeddings) or a .parquet "
+                          "(id and numeric columns, or id and a list column 'embedding'); the network learns from "
+                          "them instead of the pixels")
     run.add_argument("--preset", choices=sorted(PRESETS), default="default",
                      help="autoencoder network and recipe (default: default)")
     run.add_argument("--epochs", type=int, help="training epochs (default: the preset's, more on small data)")
@@ -103,7 +108,8 @@ def _run(args) -> int:
     config = RunConfig(data=_absolute(args.data), train_data=_absolute(args.train_data), preset=args.preset,
                        epochs=args.epochs,
                        batch_size=args.batch_size, clusters=args.clusters, contamination=args.contamination,
-                       seed=args.seed, method=args.method, fit_sample=args.fit_sample)
+                       seed=args.seed, method=args.method, fit_sample=args.fit_sample,
+                       embeddings=_absolute(args.embeddings))
     progress = Progress()
     if not args.quiet:
         progress.listen(ProgressPrinter())
@@ -129,7 +135,7 @@ def _similar(args) -> int:
 
     from core.data.load import load_train_and_analysis_sets
     from core.run.folder import read_run
-    from core.run.lookup import RunSearch
+    from core.run.lookup import RunSearch, check_takes_files
     from core.similar.search import query_image
 
     warnings.filterwarnings("ignore")  # third-party notes would go to stderr; errors are ours to say
@@ -141,6 +147,7 @@ def _similar(args) -> int:
     data = image.read_bytes()
     folder = Path(args.run).expanduser()
     result = read_run(folder)
+    check_takes_files(result)
     query_image(data, image.name, tuple(result.metrics["data"]["image_shape"]))  # said before the slow part
     print(f"... reading the run's {len(result.table):,} images", file=sys.stderr, flush=True)
     analysed = load_train_and_analysis_sets(result.config.data, result.config.train_data)[1]
@@ -201,6 +208,7 @@ def format_summary(metrics: dict) -> str:
         ("analysed", f"{data['analysed']}: {data['n_images']:,} images of "
                      f"{'x'.join(map(str, data['image_shape']))}"),
         ("trained on", f"{data['trained_on']}: {data['n_train_images']:,} images (fit sample {data['fit_sample']:,})"),
+        *([("embeddings", Embeddings(**data["embeddings"], digest="").describe())] if "embeddings" in data else []),
         ("model", f"preset {metrics['model']['preset']}, latent size {metrics['model']['latent_size']}"),
         ("clusters", metrics["model"]["clusterer"]),
         ("anomaly score", metrics["model"]["scorer"]),

@@ -21,6 +21,7 @@ def features(seed_model, mnist_with_outliers):
     found = encode(seed_model, images)
     found["pixels"] = images.reshape(len(images), -1)
     found["representation"] = found["pixels"][:, ::4]  # the methods that read a representation take any vectors
+    found["embeddings"] = found["pixels"][:, 1::3]  # as a user's vectors: "KMeans on your embeddings" reads them
     manifold = map_embedding(seed=0)
     manifold.n_components, manifold.min_dist = 5, 0.0
     found["manifold"] = manifold.fit(found["latent"]).embedding_

@@ -52,8 +52,16 @@ class DataBundle:
 
 
 @st.cache_resource(show_spinner="Loading images…", max_entries=4)
-def load_data(data_spec: str) -> DataBundle:
-    """Load and fingerprint a data spec once per process. Raises UserInputError for bad input."""
+def load_data(data_spec: str, embeddings: str | None = None) -> DataBundle:
+    """Load and fingerprint a data spec once per process, with each image's vector from the
+    ``embeddings`` file when given (the images themselves are loaded once, shared with the data
+    spec's own bundle). Raises UserInputError for bad input."""
+    if embeddings is not None:
+        from core.data.embeddings import attach_embeddings
+
+        analysed = attach_embeddings(load_data(data_spec).analysis, embeddings)
+        fingerprint = analysed.fingerprint()
+        return DataBundle(analysed, analysed, fingerprint, fingerprint)
     train, analysed = load_train_and_analysis_sets(data_spec)
     analysis_fingerprint = analysed.fingerprint()
     train_fingerprint = analysis_fingerprint if train is analysed else train.fingerprint()
@@ -96,7 +104,8 @@ def run_result(root: str, key: str, config: RunConfig) -> RunResult:
     """The stored run at the config's cluster count and contamination (``model`` None: get it from
     :func:`trained_model` where needed). Another cluster count, clustered before in this process or
     an earlier one, is read from the run folder."""
-    return run_store(root).result(key, config, load_data(config.data).analysis, stored=stored_run(root, key))
+    return run_store(root).result(key, config, load_data(config.data, config.embeddings).analysis,
+                                     stored=stored_run(root, key))
 
 
 @st.cache_data(show_spinner="Scoring k from 2 to 15…", max_entries=16)
@@ -116,14 +125,19 @@ def k_selection(root: str, key: str) -> tuple[pd.DataFrame, str, str]:
 
 
 @st.cache_data(show_spinner="Decoding the cluster centres…", max_entries=16)
-def decoded_centroids(root: str, key: str, config: RunConfig) -> np.ndarray | None:
-    """(k, h, w, C) pictures of each cluster's mean latent vector (the decoder's, or the pixel
-    decoder's with photo features); None where nothing draws pixels (vectors)."""
+def decoded_centroids(root: str, key: str, config: RunConfig) -> np.ndarray:
+    """(k, h, w, C) pictures of each cluster's mean latent vector: the decoder's (the pixel decoder's
+    with photo features); when the network rebuilds a user's vectors (nothing it decodes is a
+    picture), the image nearest each cluster's mean latent vector instead."""
     result = run_result(root, key, config)
     clusters = result.table["cluster"].to_numpy()
     centres = np.stack([result.latent[clusters == c].mean(axis=0) if np.any(clusters == c)
                         else np.zeros(result.latent.shape[1], np.float32) for c in range(config.clusters)])
-    return trained_model(root, key).draw_latent(centres)
+    drawn = trained_model(root, key).draw_latent(centres)
+    if drawn is not None:
+        return drawn
+    nearest = [int(np.argmin(((result.latent - centre) ** 2).sum(axis=1))) for centre in centres]
+    return load_data(config.data).analysis.read(np.asarray(nearest, dtype=np.int64)).images
 
 
 @st.cache_data(show_spinner="Reconstructing the images…", max_entries=16)
@@ -158,7 +172,7 @@ def thumbnails(data_spec: str, fingerprint: str, indices: tuple[int, ...]) -> li
 
 def run_search(root: str, key: str, config: RunConfig) -> RunSearch:
     """The search for images like a given one over a stored run (its images read from the source)."""
-    analysis = load_data(config.data).analysis
+    analysis = load_data(config.data, config.embeddings).analysis
     return RunSearch(run_result(root, key, config), lambda positions: analysis.read(positions).images,
                      lambda: trained_model(root, key))
 

@@ -10,10 +10,14 @@ LINK_IGNORED = "link-ignored"  # the link's parameters that could not be used, s
 LINK_APPLIED = "link-applied"  # the session's link was read into it
 AUTORUN = "link-autorun"  # a link named data: train its run unless stored
 LINKED_UPLOAD = "linked-upload"  # the upload a link (or an earlier upload) names
+LINKED_EMBEDDINGS = "linked-embeddings"  # the embeddings upload kept while the uploader is redrawn empty
 
 SOURCE = "source"
 UPLOAD = "upload"
 LOCAL_PATH = "local_path"
+EMBEDDINGS_UPLOAD = "embeddings-upload"
+EMBEDDINGS_PATH = "embeddings-path"
+EMBEDDINGS_FORGET = "embeddings-forget"
 PRESET = "preset"
 CLUSTERS = "clusters"
 CONTAMINATION = "contamination"

@@ -78,6 +78,8 @@ def settings_params(config: RunConfig, data_param: str | None) -> dict[str, str]
     params.update(preset=config.preset, method=config.resolved_method(), epochs=_text(config.epochs),
                   batch=_text(config.batch_size), k=str(config.clusters), contamination=f"{config.contamination:g}",
                   seed=str(config.seed))
+    if config.embeddings:  # the vectors a user brought: upload:<key> or path:<path>, as data
+        params["emb"] = data_param_of_spec(config.embeddings, {})
     return params
 
 
@@ -211,6 +213,14 @@ def apply(params: dict[str, str], built_in: dict[str, str], upload: str, local_p
             st.session_state[keys.LOCAL_PATH] = data.removeprefix("path:")
         else:
             ignored.append("data")
+    embeddings = params.get("emb")
+    if embeddings is not None:
+        if embeddings.startswith("upload:") and uploads.KEY.match(embeddings.removeprefix("upload:")):
+            st.session_state[keys.LINKED_EMBEDDINGS] = embeddings.removeprefix("upload:")
+        elif embeddings.startswith("path:") and not public:
+            st.session_state[keys.EMBEDDINGS_PATH] = embeddings.removeprefix("path:")
+        else:
+            ignored.append("emb")
     preset = settings.get("preset", "default")
     for name, key in [("preset", keys.PRESET), ("method", keys.method_key(preset)), ("epochs", keys.epochs_key(preset)),
                       ("batch", keys.batch_key(preset)), ("k", keys.CLUSTERS), ("contamination", keys.CONTAMINATION),

@@ -49,10 +49,12 @@ def render() -> bool:
         options = [*BUILT_IN, UPLOAD] + ([] if public_mode() else [LOCAL_PATH])
         source = remembered(st.selectbox, "Images", keys.SOURCE, options[0], options=options)
         data_spec, source_error = _data_spec(source)
+        embeddings, embeddings_error = _embeddings_spec()
+        source_error = source_error or embeddings_error
         n_images = None
         if data_spec is not None and source_error is None:
             try:  # loaded once per process (cached); a bad file is said once, on the page, and Run waits
-                n_images = len(cached.load_data(data_spec).analysis)
+                n_images = len(cached.load_data(data_spec, embeddings).analysis)
             except UserInputError as error:
                 source_error = str(error)
 
@@ -81,7 +83,7 @@ def render() -> bool:
         config = RunConfig(data=data_spec, preset=preset, epochs=None if epochs is None else int(epochs),
                            batch_size=None if batch_size is None else int(batch_size),
                            clusters=int(clusters), contamination=float(contamination), seed=int(seed),
-                           method=method)
+                           method=method, embeddings=embeddings)
         state.remember(Selection(config=config, source_error=source_error,
                                  data_param=link.data_param(source, data_spec, BUILT_IN)))
         pressed = st.button("Run", type="primary", width="stretch",
@@ -133,23 +135,57 @@ def _data_spec(source: str) -> tuple[str | None, str | None]:
         return BUILT_IN[source], None
     if source == UPLOAD:
         upload = st.file_uploader("An .npz, or a .zip of images", type=["npz", "zip"], key=keys.UPLOAD)
-        if upload is not None:
-            saved = uploads.save(cached.runs_dir(), upload.name, upload.getvalue())
-            st.session_state[keys.LINKED_UPLOAD] = uploads.key_of(saved)  # kept if the uploader is redrawn empty
-            return str(saved), None
-        linked = uploads.find(cached.runs_dir(), st.session_state.get(keys.LINKED_UPLOAD) or "")
-        if linked is not None:
-            st.caption(f"Using the earlier upload **{linked.name}**.")
-            return str(linked), None
-        return None, None
-    text = st.text_input("Path to an .npz, .zip or folder on this machine", key=keys.LOCAL_PATH).strip()
+        kept = _kept_upload(upload, keys.LINKED_UPLOAD)
+        return (None if kept is None else str(kept)), None
+    text = st.text_input("Path to an .npz, .zip or folder on this machine", key=keys.LOCAL_PATH)
+    return _local_path(text, Path.exists, "Nothing at '{text}' on the machine running this app: enter the path of an "
+                       ".npz file, a .zip of images, or a folder of images or of .npz files.")
+
+
+def _local_path(text: str, found, missing: str) -> tuple[str | None, str | None]:
+    """(path, error) for a path typed in the sidebar: (None, None) while empty; ``missing`` (with
+    ``{text}``) when ``found(path)`` is False."""
+    text = text.strip()
     if not text:
         return None, None
     path = Path(text).expanduser()
-    if not path.exists():
-        return None, (f"Nothing at '{text}' on the machine running this app: enter the path of an .npz file, "
-                      "a .zip of images, or a folder of images or of .npz files.")
-    return str(path), None
+    return (str(path), None) if found(path) else (None, missing.format(text=text))
+
+
+def _kept_upload(upload, linked: str) -> Path | None:
+    """An uploader's file, kept in the runs folder and remembered under session key ``linked`` (so it
+    stays chosen when the uploader is redrawn empty, or a link names it); else the file remembered,
+    said in a caption; None without either."""
+    if upload is not None:
+        saved = uploads.save(cached.runs_dir(), upload.name, upload.getvalue())
+        st.session_state[linked] = uploads.key_of(saved)
+        return saved
+    kept = uploads.find(cached.runs_dir(), st.session_state.get(linked) or "")
+    if kept is not None:
+        st.caption(f"Using the earlier upload **{kept.name}**.")
+    return kept
+
+
+def _embeddings_spec() -> tuple[str | None, str | None]:
+    """(embeddings file, error): an optional file of vectors, one per image id, uploaded or on this
+    machine; (None, None) without one."""
+    given = st.session_state.get(keys.LINKED_EMBEDDINGS) or st.session_state.get(keys.EMBEDDINGS_PATH)
+    with st.expander("Embeddings (optional)", expanded=bool(given)):
+        upload = st.file_uploader("Your own vectors: an .npz (ids, embeddings) or a .parquet (id + numbers)",
+                                  type=["npz", "parquet"], key=keys.EMBEDDINGS_UPLOAD,
+                                  help="One vector per image from any model (CLIP, DINO, ...), matched by id: the "
+                                       "path inside the zip or folder, <shard>:<row>, or the row of an array. The "
+                                       "network then learns from them; the pages still show the images.")
+        kept = _kept_upload(upload, keys.LINKED_EMBEDDINGS)
+        if kept is not None:
+            if upload is not None or not st.button("Run without them", key=keys.EMBEDDINGS_FORGET):
+                return str(kept), None
+            st.session_state[keys.LINKED_EMBEDDINGS] = None
+        if public_mode():
+            return None, None
+        text = st.text_input("…or its path on this machine", key=keys.EMBEDDINGS_PATH)
+    return _local_path(text, Path.is_file, "No embeddings file at '{text}' on the machine running this app: enter "
+                       "the path of an .npz or .parquet file.")
 
 
 def start_run() -> None:
@@ -175,7 +211,7 @@ def warm_up_unless_stored() -> None:
     if warmup.started() or chosen is None or not chosen.ready:
         return
     try:
-        bundle = cached.load_data(chosen.config.data)
+        bundle = cached.load_data(chosen.config.data, chosen.config.embeddings)
     except UserInputError:
         return
     if not cached.store().has(current_key(bundle)):
@@ -186,7 +222,7 @@ def _start() -> bool:
     """Start the selected run unless it is stored; False (with one error line) for bad input."""
     chosen = st.session_state[keys.SELECTION]
     try:
-        bundle = cached.load_data(chosen.config.data)
+        bundle = cached.load_data(chosen.config.data, chosen.config.embeddings)
         chosen.config.check(len(bundle.analysis))
         key = current_key(bundle)
         if cached.store().has(key):  # trained before with these model settings: nothing to start

@@ -53,7 +53,7 @@ def current_run_key() -> str | None:
     if not shown.ready:
         return None
     try:
-        return current_key(cached.load_data(shown.config.data))
+        return current_key(cached.load_data(shown.config.data, shown.config.embeddings))
     except UserInputError:
         return None
 
@@ -104,7 +104,7 @@ def data_or_stop() -> cached.DataBundle:
     if not shown.ready:
         st.stop()
     try:
-        return cached.load_data(shown.config.data)
+        return cached.load_data(shown.config.data, shown.config.embeddings)
     except UserInputError as error:
         st.error(str(error))
         st.stop()
@@ -112,7 +112,7 @@ def data_or_stop() -> cached.DataBundle:
 
 def _data_name(shown: Selection) -> str:
     try:
-        return cached.load_data(shown.config.data).analysis.name
+        return cached.load_data(shown.config.data, shown.config.embeddings).analysis.name
     except UserInputError:
         return str(shown.config.data)
 

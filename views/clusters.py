@@ -35,14 +35,14 @@ with right:
 
 st.subheader("Decoded centroids")
 centroids = cached.decoded_centroids(root, key, config)
-if centroids is None:
-    st.caption("The network rebuilds vectors here, not pixels: there is no picture of a cluster's mean; its most "
-               "typical members are below.")
+if summary.representation == "vectors":
+    st.caption("The image nearest each cluster's mean latent vector: the network rebuilds your vectors, not pixels.")
+elif summary.representation == "photo features":
+    st.caption("Each cluster's mean latent vector, drawn by a second decoder that draws latent vectors as pixels (the "
+               "network itself rebuilds the photos' content features): what its average member looks like.")
 else:
-    drawer = ("a second decoder that draws latent vectors as pixels (the network itself rebuilds the photos' "
-              "content features)" if summary.representation == "photo features" else "the decoder")
-    st.caption(f"Each cluster's mean latent vector, drawn by {drawer}: what its average member looks like.")
-    gallery.show_images(centroids, [f"cluster {c} · {sizes[c]:,}" for c in range(config.clusters)])
+    st.caption("The decoder applied to each cluster's mean latent vector: what its average member looks like.")
+gallery.show_images(centroids, [f"cluster {c} · {sizes[c]:,}" for c in range(config.clusters)])
 
 st.subheader("Members")
 chosen, order, count = st.columns([1, 1, 1])

@@ -3,6 +3,7 @@
 import numpy as np
 import streamlit as st
 
+from core.data.images import network_shape
 from core.model.presets import design_for
 from ui import figures, gallery, state
 
@@ -18,7 +19,11 @@ columns[2].metric("Image size", f"{height} × {width}")
 columns[3].metric("Colour", "grey" if channels == 1 else "RGB")
 st.caption(f"Source: {images.name}" + ("" if bundle.train is bundle.analysis else f"; trained on {bundle.train.name}"))
 config = state.selection().config
-design = design_for(config.preset, images.image_shape, min(len(bundle.train), config.fit_sample))
+embeddings = getattr(images, "embeddings", None)
+if embeddings is not None:
+    st.info(f"Using {embeddings.describe()}. The network learns from these vectors; the pages show the images.",
+            icon=":material/scatter_plot:")
+design = design_for(config.preset, network_shape(images), min(len(bundle.train), config.fit_sample))
 if design is not None:
     st.caption(f"The {config.preset} preset chooses for these images: {design.describe(images.image_shape)}.")
 

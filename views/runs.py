@@ -74,7 +74,7 @@ def open_command_line_run() -> None:
         if record is None:
             raise UserInputError(f"'{folder}' holds no complete run: its run.json is missing or its files changed")
         config = RunConfig(**record["config"])
-        bundle = cached.load_data(config.data)
+        bundle = cached.load_data(config.data, config.embeddings)
         store.adopt(folder, run_key(config, bundle.train_fingerprint, bundle.analysis_fingerprint))
         sidebar.open_run(config)
         st.session_state[keys.RUNS_OPEN] = True

@@ -67,6 +67,26 @@ def label_values(labels: np.ndarray | None, label_names: tuple[str, ...] | None)
     return labels if label_names is None else label_text(labels, label_names)
 
 
+@dataclass(frozen=True)
+class Embeddings:
+    """A file of vectors a user brought, as matched to a collection: ``file`` (its name),
+    ``dimensions`` (d, numbers per vector), ``extra`` (vectors whose id matches no image: ignored)
+    and ``digest`` (sha256 of the file, part of the run's fingerprint)."""
+
+    file: str
+    dimensions: int
+    extra: int
+    digest: str
+
+    def describe(self) -> str:
+        """One line for the pages and the command line."""
+        text = f"embeddings from {self.file}: {self.dimensions:,} numbers per image"
+        return text + (f"; {self.extra:,} vectors whose id matches no image were ignored" if self.extra else "")
+
+    def to_dict(self) -> dict:
+        return {"file": self.file, "dimensions": self.dimensions, "extra": self.extra}
+
+
 @dataclass(frozen=True, eq=False)
 class ImageSet:
     """A collection of images with optional labels.
@@ -82,6 +102,9 @@ class ImageSet:
             or None for arrays: where ``core.data.originals.original_image`` finds an image's own file.
         digests: uint8 array (N, 16) or None: each image's pixel digest, taken where it was decoded,
             at its own resolution (``core.similar.digests``); equal digests are exact copies.
+        vectors: float32 array (N, d) or None: each image's vector from a file the user brought
+            (``core.data.embeddings``), matched by id; the network then learns from these.
+        embeddings: what that file was (:class:`Embeddings`), or None.
     """
 
     images: np.ndarray
@@ -92,6 +115,8 @@ class ImageSet:
     anomaly_flags: np.ndarray | None = None
     origin: str | None = None
     digests: np.ndarray | None = None
+    vectors: np.ndarray | None = None
+    embeddings: Embeddings | None = None
     on_disk: ClassVar[bool] = False  # held in memory: workers cannot read it themselves
 
     def __post_init__(self):
@@ -105,6 +130,8 @@ class ImageSet:
             raise ValueError("anomaly_flags must have shape (N,)")
         if self.digests is not None and self.digests.shape[0] != len(self.images):
             raise ValueError("digests must have one row per image")
+        if self.vectors is not None and (self.vectors.ndim != 2 or len(self.vectors) != len(self.images)):
+            raise ValueError("vectors must have shape (N, d)")
 
     def __len__(self) -> int:
         return len(self.images)
@@ -137,16 +164,28 @@ class ImageSet:
             anomaly_flags=None if self.anomaly_flags is None else self.anomaly_flags[index],
             origin=self.origin,
             digests=None if self.digests is None else self.digests[index],
+            vectors=None if self.vectors is None else self.vectors[index],
+            embeddings=self.embeddings,
         )
 
     def fingerprint(self) -> str:
-        """A sha256 hex digest of the pixels, shape and labels: equal data, equal fingerprint."""
+        """A sha256 hex digest of the pixels, shape and labels (and the embeddings file's digest
+        when it has vectors): equal data, equal fingerprint."""
         digest = hashlib.sha256()
+        if self.embeddings is not None:
+            digest.update(self.embeddings.digest.encode())
         digest.update(repr(self.images.shape).encode())
         digest.update(np.ascontiguousarray(self.images).tobytes())
         if self.labels is not None:
             digest.update(self.labels.astype(np.int64).tobytes())
         return digest.hexdigest()
+
+
+def network_shape(source) -> tuple[int, ...]:
+    """The shape of what the network reads per image of ``source``: (e,) when it has a user's
+    embeddings (their numbers per vector), else (H, W, C)."""
+    embeddings = getattr(source, "embeddings", None)
+    return (embeddings.dimensions,) if embeddings is not None else tuple(source.image_shape)
 
 
 def concatenate(first: ImageSet, second: ImageSet, name: str | None = None) -> ImageSet:

@@ -53,7 +53,8 @@ def load_image_set(spec: str | Path, *, split: str = "test", max_side: int = MAX
 
 
 def load_train_and_analysis_sets(
-    data_spec: str | Path, train_spec: str | Path | None = None, *, max_side: int = MAX_SIDE
+    data_spec: str | Path, train_spec: str | Path | None = None, *, embeddings: str | Path | None = None,
+    max_side: int = MAX_SIDE
 ) -> tuple[ImageSet, ImageSet]:
     """The (training set, analysis set) for a run.
 
@@ -61,9 +62,21 @@ def load_train_and_analysis_sets(
     sources (``mnist``, ``fashion-mnist``, an npz with ``x_train`` and ``x_test``): those train on
     their train split and analyse their test split. With ``train_spec`` it trains on that source
     (its train split if it has one) and analyses ``data_spec`` (its test split if it has one).
+
+    With ``embeddings`` (a file of vectors a user brought, ``core.data.embeddings``) the analysed
+    images get their vectors and the network trains on them: the training set is the analysed set.
     """
     data_splits = load_splits(data_spec, max_side=max_side)
     analysis_set = data_splits.get("test", data_splits.get("all"))
+    if embeddings is not None:
+        if train_spec is not None:
+            raise UserInputError("--train-data and --embeddings together are not supported: with your embeddings "
+                                 "the network learns from the analysed images' vectors")
+        from core.data.embeddings import attach_embeddings
+
+        check_number_of_images(analysis_set)
+        analysis_set = attach_embeddings(analysis_set, embeddings)
+        return analysis_set, analysis_set
     if train_spec is None:
         train_set = data_splits.get("train", analysis_set)
     else:

@@ -8,7 +8,9 @@ copy of its name.
 
 ``X`` is the column stack of the features an entry names in ``inputs`` (:func:`stack_inputs`):
 ``latent`` (N, d), ``manifold`` (N, m), ``pixels`` (N, H*W*C), ``pixel_manifold`` (N, m),
-``cross_entropy`` (N,) and ``squared_error`` (N,).
+``cross_entropy`` (N,), ``squared_error`` (N,), ``representation`` (N, r) (what the network learned
+from, when not the pixels) and ``embeddings`` (N, e) (the vectors a user brought, as given). An
+entry whose inputs a run lacks (:func:`available`) is left out of its comparison.
 """
 
 from __future__ import annotations
@@ -125,6 +127,7 @@ SELF_LABELLED = "KMeans in manifold, self-labelled"
 KMEANS_IN_MANIFOLD = "KMeans in manifold"
 KMEANS_ON_LATENT = "KMeans on latent"
 RAW_PIXEL_KMEANS = "raw-pixel KMeans"
+KMEANS_ON_EMBEDDINGS = "KMeans on your embeddings"
 
 CLUSTERERS = {entry.name: entry for entry in [
     Entry(CLUSTER, CONSENSUS_SELF_TRAINED, "consensus + CNN", ("latent", "manifold", "pixels"), _consensus_self_trained,
@@ -149,6 +152,9 @@ CLUSTERERS = {entry.name: entry for entry in [
           "KMeans on the pixels, no autoencoder: the baseline to beat", uses_autoencoder=False),
     Entry(CLUSTER, "raw-pixel UMAP + mixture", "mixture, pixel UMAP", ("pixel_manifold",), _mixture,
           "the same UMAP manifold and mixture, on the pixels instead of the latent", uses_autoencoder=False),
+    Entry(CLUSTER, KMEANS_ON_EMBEDDINGS, "KMeans, embeddings", ("embeddings",), _kmeans,
+          "KMeans on the vectors you brought, as they are, no autoencoder (only in runs with embeddings)",
+          uses_autoencoder=False),
 ]}
 
 DEFAULT_SCORE = "default score"
@@ -221,6 +227,13 @@ def stand_ins(image_shape, n_images: int, representation: bool = False) -> dict[
     clusterers that give way (see :func:`stand_in`); metrics.json's ``model.stand_ins``."""
     return {entry.name: used.name for entry in CLUSTERERS.values()
             if (used := stand_in(entry, image_shape, n_images, representation)) is not entry}
+
+
+def available(entry: Entry, features) -> bool:
+    """False for an entry that reads a user's ``embeddings`` when ``features`` (names, or a dict by
+    name) have none: it is left out of a run without them. (An entry that reads a missing
+    ``representation`` is not left out: its base stands in, :func:`stand_in`.)"""
+    return "embeddings" not in entry.inputs or "embeddings" in features
 
 
 def stack_inputs(entry: Entry, features: dict[str, np.ndarray]) -> np.ndarray:

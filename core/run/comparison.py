@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from core import evaluation
+from core.data.images import network_shape
 from core.files import write_atomically
 from core.methods.embeddings import manifold_embedding
 from core.methods.neighbours import nearest_neighbors
-from core.methods.registry import CLUSTERERS, SCORERS, stack_inputs, stand_in, without_training
+from core.methods.registry import CLUSTERERS, SCORERS, available, stack_inputs, stand_in, without_training
 
 COMPARE_SAMPLE = 12_000
 BASELINES_VERSION = 1  # raise when the raw-pixel methods change: older kept baselines are ignored
@@ -46,6 +47,8 @@ def comparison_stage(config, fitted, analysed, sample: np.ndarray, outputs: dict
     same_set = reference is outputs
     features = {name: np.asarray(values)[compared] for name, values in outputs.items() if name != "pixels"}
     features["pixels"] = analysed.images[compared].reshape(len(compared), -1)
+    if analysed.vectors is not None:  # the vectors a user brought, as given: "KMeans on your embeddings"
+        features["embeddings"] = analysed.vectors[compared]
     if same_set:
         reference = features
     path = _baselines_path(baselines, fingerprint, config, len(compared))
@@ -64,7 +67,7 @@ def comparison_stage(config, fitted, analysed, sample: np.ndarray, outputs: dict
     representation = features.get("representation")
 
     def cluster(entry):
-        used = stand_in(entry, analysed.image_shape, len(compared), representation is not None)
+        used = stand_in(entry, network_shape(analysed), len(compared), representation is not None)
         if used is not entry:  # too small or too few images to train a network on: its base's clusters
             if used.column not in known:
                 known[used.column] = cluster(used)
@@ -81,7 +84,8 @@ def comparison_stage(config, fitted, analysed, sample: np.ndarray, outputs: dict
     table = {"index": sample[compared]}
     for registry, compute in ((CLUSTERERS, cluster), (SCORERS, score)):
         for entry in registry.values():
-            table[entry.column] = known[entry.column] if entry.column in known else compute(entry)
+            if available(entry, features):
+                table[entry.column] = known[entry.column] if entry.column in known else compute(entry)
     table = pd.DataFrame(table)
     _write_baselines(path, table, features["pixel_manifold"])
     return table, features["pixel_manifold"]
@@ -120,7 +124,8 @@ def _read_baselines(path: Path | None, n_compared: int) -> dict | None:
 def _write_baselines(path: Path | None, table: pd.DataFrame, pixel_manifold: np.ndarray) -> None:
     if path is None or path.is_file():
         return
-    raw = [entry.column for entry in [*CLUSTERERS.values(), *SCORERS.values()] if not entry.uses_autoencoder]
+    raw = [entry.column for entry in [*CLUSTERERS.values(), *SCORERS.values()]
+           if not entry.uses_autoencoder and entry.column in table]
     frame = table[raw].copy()
     for column in range(pixel_manifold.shape[1]):
         frame[f"pixel_manifold_{column}"] = pixel_manifold[:, column]
@@ -131,6 +136,12 @@ def _write_baselines(path: Path | None, table: pd.DataFrame, pixel_manifold: np.
         pass
 
 
+def compared_entries(registry: dict, comparison: pd.DataFrame) -> list:
+    """The entries of ``registry`` that ``comparison`` has a column for (a run without embeddings has
+    none for "KMeans on your embeddings")."""
+    return [entry for entry in registry.values() if entry.column in comparison]
+
+
 def comparison_scores(comparison: pd.DataFrame, labels: np.ndarray | None, flags: np.ndarray | None) -> dict:
     """metrics.json's ``comparison``: ``anomaly`` (AUROC and average precision of every scorer, best
     first) when ``flags`` hold both anomalous and normal images, ``clustering`` (accuracy, NMI, ARI
@@ -138,11 +149,11 @@ def comparison_scores(comparison: pd.DataFrame, labels: np.ndarray | None, flags
     known = {}
     if flags is not None and flags.any() and not flags.all():
         rows = [{"method": entry.name, **evaluation.anomaly_detection_scores(flags, comparison[entry.column])}
-                for entry in SCORERS.values()]
+                for entry in compared_entries(SCORERS, comparison)]
         known["anomaly"] = sorted(rows, key=lambda row: (-row["auroc"], -row["average_precision"]))
     if labels is not None:
         rows = [{"method": entry.name, **evaluation.clustering_scores(labels, comparison[entry.column])}
-                for entry in CLUSTERERS.values()]
+                for entry in compared_entries(CLUSTERERS, comparison)]
         known["clustering"] = sorted(rows, key=lambda row: -row["accuracy"])
     return known
 
@@ -150,7 +161,7 @@ def comparison_scores(comparison: pd.DataFrame, labels: np.ndarray | None, flags
 def clusterer_agreement(comparison: pd.DataFrame, latent: np.ndarray, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Without labels: each clusterer's silhouette in the (C, d) latent of the compared images (one
     space for all, so comparable), best first, and the (n, n) adjusted Rand index between them."""
-    entries = list(CLUSTERERS.values())
+    entries = compared_entries(CLUSTERERS, comparison)
     silhouettes = pd.DataFrame({"method": [entry.name for entry in entries], "silhouette": [
         evaluation.silhouette(latent, comparison[entry.column].to_numpy(), seed=seed) for entry in entries]})
     short = [entry.short for entry in entries]
@@ -162,7 +173,7 @@ def clusterer_agreement(comparison: pd.DataFrame, latent: np.ndarray, seed: int 
 def scorer_agreement(comparison: pd.DataFrame, top: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Without known anomalies: (n, n) share of each scorer's ``top`` images in each other's top list,
     and (n, n) Spearman rank correlation between the scores (rows and columns by short name)."""
-    names = list(SCORERS)
+    names = [entry.name for entry in compared_entries(SCORERS, comparison)]
     short = [SCORERS[name].short for name in names]
     scores = {name: comparison[SCORERS[name].column].to_numpy() for name in names}
     overlap = pd.DataFrame([[evaluation.top_overlap(scores[a], scores[b], top) for b in names] for a in names],
@@ -177,12 +188,15 @@ def compare_clusterers(stored, analysis_set, n_clusters: int) -> dict[str, np.nd
     {"cluster: NAME": labels (C,)}. An entry with a ``base`` (one that trains a network) is given its
     base's clusters: this runs in the app's server, where networks are not trained."""
     positions = stored.comparison["index"].to_numpy()
+    compared = analysis_set.read(positions)
     features = {"latent": stored.latent[positions], "manifold": stored.manifold[positions],
-                "pixels": analysis_set.read(positions).images.reshape(len(positions), -1),
-                "pixel_manifold": stored.pixel_manifold}
+                "pixels": compared.images.reshape(len(positions), -1), "pixel_manifold": stored.pixel_manifold,
+                **({} if compared.vectors is None else {"embeddings": compared.vectors})}
     found = {}
-    for entry in CLUSTERERS.values():
+    for entry in compared_entries(CLUSTERERS, stored.comparison):
         used = without_training(entry)
+        if not available(used, features):  # the embeddings' baseline without the vectors: kept as it was
+            continue
         if used.column not in found:
             found[used.column] = used.make(n_clusters=n_clusters, seed=stored.config.seed).fit(
                 stack_inputs(used, features)).labels_

@@ -75,7 +75,8 @@ class RunConfig:
     expected share of anomalies; it sets the flagging threshold, not the scores. ``method`` picks
     the clusterer and anomaly scorer (see ``METHODS``); None follows the preset
     (:func:`default_method`). ``fit_sample`` is how many images (seeded) the fit stages use; the
-    rest are applied in chunks.
+    rest are applied in chunks. ``embeddings`` is a file of vectors, one per analysed image, matched
+    by id (``core.data.embeddings``): the network then learns from them instead of the pixels.
     """
 
     data: str = "digits"
@@ -88,6 +89,7 @@ class RunConfig:
     seed: int = 0
     method: str | None = None
     fit_sample: int = FIT_SAMPLE
+    embeddings: str | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -108,6 +110,9 @@ class RunConfig:
         work is done. ``n_train`` None checks only the settings a stored run can change without
         training (cluster count, contamination, method)."""
         self.resolved_method()
+        if self.embeddings and self.preset == "seed":
+            raise UserInputError("the seed preset's convolutions need pixels; with --embeddings use the default "
+                                 "preset, which learns from your vectors")
         check_contamination(self.contamination)
         if not float(self.fit_sample).is_integer() or self.fit_sample < MIN_FIT_SAMPLE:
             raise UserInputError(f"the fit sample must be a whole number of at least {MIN_FIT_SAMPLE} images, "

@@ -93,7 +93,7 @@ def apply_chunk(fitted, source, positions: np.ndarray) -> tuple[dict, dict]:
     start = time.perf_counter()
     chunk = source.read(positions)
     seconds = {"read": time.perf_counter() - start}
-    return fitted.apply(chunk.images, seconds, digests=chunk.digests), seconds
+    return fitted.apply(chunk.images, seconds, digests=chunk.digests, vectors=chunk.vectors), seconds
 
 
 def _apply_on_worker(fitted, source, positions: np.ndarray) -> tuple[dict, dict]:

@@ -34,6 +34,16 @@ def place_on_map(result: RunResult, latent: np.ndarray) -> np.ndarray:
     return embedding.transform(np.asarray(latent, dtype=np.float32))
 
 
+def check_takes_files(result: RunResult) -> None:
+    """UserInputError (one line) when the run cannot encode an image file: its network learns from
+    the vectors a user brought, and a file has none."""
+    embeddings = result.metrics["data"].get("embeddings")
+    if embeddings:
+        raise UserInputError(f"this run's network learns from your embeddings ({embeddings['file']}), and an image "
+                             "of your own has no vector in that file: pick one of the collection's images to see the "
+                             "images like it")
+
+
 @dataclass
 class FoundForFile:
     """What :meth:`RunSearch.like_file` finds: ``table`` (rank, index, id, distance, near_copy),
@@ -80,6 +90,7 @@ class RunSearch:
     def like_file(self, data: bytes, name: str, top: int = 10) -> FoundForFile:
         """The images most like an image file's bytes; UserInputError (one line) for a file that is
         not an image this run can take."""
+        check_takes_files(self.result)
         image, digest = query_image(data, name, tuple(self.result.metrics["data"]["image_shape"]))
         latent = self.model().transform(image[None])
         vector = latent[0] if self.representation is None else \

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from core.data.images import network_shape
 from core.evaluation import anomaly_detection_scores, clustering_scores
 from core.methods.checks import anomaly_threshold
 from core.methods.registry import stand_ins
@@ -106,15 +107,17 @@ def assemble(config: RunConfig, model, analysis_set, train_set, sample: np.ndarr
             network=model.design_.describe(train_set.image_shape)
             if getattr(model, "design_", None) else config.preset,
             method=config.resolved_method(),
-            clusterer=config.analysis_method.clusterer_for(analysis_set.image_shape, len(sample),
+            clusterer=config.analysis_method.clusterer_for(network_shape(analysis_set), len(sample),
                                                            "representation" in outputs),
             scorer=config.analysis_method.scorer,
-            stand_ins=stand_ins(analysis_set.image_shape, len(comparison), "representation" in outputs),
+            stand_ins=stand_ins(network_shape(analysis_set), len(comparison), "representation" in outputs),
             representation=model.design_.representation if getattr(model, "design_", None) else "pixels").to_dict(),
         "history": model.history_ if history is None else history,
         "seconds": seconds,
         "anomaly_threshold": anomaly_threshold(table["anomaly_score"].to_numpy(), config.contamination),
     }
+    if getattr(analysis_set, "embeddings", None) is not None:
+        metrics["data"]["embeddings"] = analysis_set.embeddings.to_dict()
     if duplicates is not None:
         metrics["duplicates"] = duplicates.summary()
     metrics.update(evaluate(analysis_set, table, comparison))

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core import import_keras
-from core.data.images import ImageSet
+from core.data.images import ImageSet, network_shape
 from core.data.load import check_number_of_images, load_train_and_analysis_sets
 from core.methods.embeddings import manifold_embedding, map_embedding
 from core.methods.neighbours import MAX_REFERENCE, nearest_neighbors, reference_sample
@@ -76,17 +76,19 @@ class FittedPipeline:
     appearance: Appearance | None = None
 
     def apply(self, images: np.ndarray, seconds: dict | None = None,
-              digests: np.ndarray | None = None) -> dict[str, np.ndarray]:
+              digests: np.ndarray | None = None, vectors: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Results (``APPLIED``) of (n, H, W, C) images: ``latent`` (n, d), ``manifold`` (n, m), ``map``
         (n, 2), ``cluster`` (n,), ``anomaly_score`` (n,), ``reconstruction_error`` (n,), ``representation``
         (n, r) only where the network learns from one (not from the pixels), and what finding
         duplicates needs (``core.similar.duplicates.describe``; ``digests`` (n, 16) as the images were
-        decoded). ``seconds``, when given, collects the seconds of each step by stage name."""
+        decoded). ``vectors`` (n, e): the images' embeddings, which the network reads instead of
+        the pixels when it learned from them. ``seconds``, when given, collects the seconds of each
+        step by stage name."""
         import time
 
         seconds = {} if seconds is None else seconds
         start = time.perf_counter()
-        features = encode(self._model(), images)
+        features = encode(self._model(), images if vectors is None else vectors)
         seconds["encode"] = seconds.get("encode", 0.0) + time.perf_counter() - start
         start = time.perf_counter()
         found = self.manifold.neighbours(features["latent"], max(self.manifold.n_neighbors, self.map.n_neighbors))
@@ -128,6 +130,12 @@ def _load_model_once(path: str):
 
         _LOADED_MODELS[path] = Autoencoder.load(path)
     return _LOADED_MODELS[path]
+
+
+def network_input(image_set) -> np.ndarray:
+    """What the autoencoder learns from: an image set's vectors (N, e) when it has a user's
+    embeddings, else its (N, H, W, C) images."""
+    return image_set.images if image_set.vectors is None else image_set.vectors
 
 
 def flat(images: np.ndarray) -> np.ndarray:
@@ -175,7 +183,10 @@ def run_pipeline(config: RunConfig, train_set: ImageSet | None = None, analysis_
     progress = progress or Progress()
     with progress.run_stage("load"):
         if analysis_set is None:
-            train_set, analysis_set = load_train_and_analysis_sets(config.data, config.train_data)
+            train_set, analysis_set = load_train_and_analysis_sets(config.data, config.train_data,
+                                                                   embeddings=config.embeddings)
+        if config.embeddings and getattr(analysis_set, "embeddings", None) is None:
+            raise ValueError("a run with embeddings needs the analysed images with their vectors")
         same_set = train_set is None or train_set is analysis_set
         train_set = analysis_set if same_set else train_set
         for image_set in (train_set, analysis_set):
@@ -186,9 +197,9 @@ def run_pipeline(config: RunConfig, train_set: ImageSet | None = None, analysis_
         train_sample = analysed_sample if same_set else train_set.read(sample_positions(len(train_set), config.fit_sample,
                                                                                 config.seed))
         plan = training_plan(config.preset, config.epochs, config.batch_size, len(train_sample),
-                             image_shape=analysis_set.image_shape)
-        design = design_for(config.preset, analysis_set.image_shape, len(train_sample))
-        pixels = int(np.prod(analysis_set.image_shape))
+                             image_shape=network_shape(analysis_set))
+        design = design_for(config.preset, network_shape(analysis_set), len(train_sample))
+        pixels = int(np.prod(network_shape(analysis_set)))
         progress.plan(len(train_sample), len(analysis_set), pixels, plan.epochs,
                       [name for name in STAGES if name != "load" and (name != "apply" or len(sample) < len(analysis_set))],
                       network_pixels=pixels // design.downsample**2 if design else pixels)
@@ -231,18 +242,18 @@ def fit_pipeline(config: RunConfig, train_images: ImageSet, analysed: ImageSet, 
     method = config.analysis_method
     with progress.run_stage("train"):
         model = Autoencoder(preset=config.preset, epochs=config.epochs, batch_size=config.batch_size, seed=config.seed)
-        model.fit(train_images.images, callbacks=[_epoch_reporter(progress), *(callbacks or [])])
+        model.fit(network_input(train_images), callbacks=[_epoch_reporter(progress), *(callbacks or [])])
     with progress.run_stage("encode"):
-        outputs = encode(model, analysed.images)
+        outputs = encode(model, network_input(analysed))
         # against separate training images, the scorers measure new images against a seeded sample of them
         trained = np.sort(reference_sample(len(train_images), config.seed, MAX_REFERENCE)) if not same_set else None
-        reference = outputs if same_set else encode(model, train_images.images[trained])
+        reference = outputs if same_set else encode(model, network_input(train_images)[trained])
     with progress.run_stage("map"):
         manifold, flat_map = fit_embeddings(outputs["latent"], config.seed)
         outputs["manifold"], outputs["map"] = manifold.embedding_, flat_map.embedding_
     with progress.run_stage("cluster"):
         representation = outputs.get("representation")
-        clusterer_name = method.clusterer_for(analysed.image_shape, len(analysed), representation is not None)
+        clusterer_name = method.clusterer_for(network_shape(analysed), len(analysed), representation is not None)
         entry = CLUSTERERS[clusterer_name]
         clusterer = entry.make(n_clusters=config.clusters, seed=config.seed, image_shape=analysed.image_shape,
                                representation_size=None if representation is None else representation.shape[1])

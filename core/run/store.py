@@ -49,6 +49,8 @@ def run_key(config: RunConfig, train_fingerprint: str, analysis_fingerprint: str
     The cluster count and contamination are not part of it: changing them never retrains."""
     fields = {name: getattr(config, name) for name in KEY_FIELDS}
     fields["method"] = config.resolved_method()
+    if config.embeddings:  # the file's content is in the analysed set's fingerprint
+        fields["embeddings"] = config.embeddings
     text = json.dumps([FORMAT_VERSION, fields, train_fingerprint, analysis_fingerprint], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -234,8 +236,10 @@ class RunStore:
     def remove_unused_uploads(self, keep_days: float = uploads.KEEP_DAYS) -> list[str]:
         """Remove uploads older than ``keep_days`` that no run here was made from (see core.uploads)."""
         used = {uploads.key_of(Path(str(path))) for run in self.runs()
-                for path in (run["config"].get("data"), run["config"].get("train_data")) if path}
-        used |= {uploads.key_of(Path(str(job.config.data))) for job in self._jobs.values() if job.running}
+                for path in (run["config"].get("data"), run["config"].get("train_data"),
+                             run["config"].get("embeddings")) if path}
+        used |= {uploads.key_of(Path(str(path))) for job in self._jobs.values() if job.running
+                 for path in (job.config.data, job.config.embeddings) if path}
         return uploads.remove_unused(self.root, used - {None}, keep_days)
 
 

@@ -32,7 +32,8 @@ def train_in_worker(root: str, key: str, config) -> bool:
     progress = Progress()
     progress.listen(ProgressFile(folder / PROGRESS_FILE))
     try:
-        train_set, analysis_set = load_train_and_analysis_sets(config.data, config.train_data)
+        train_set, analysis_set = load_train_and_analysis_sets(config.data, config.train_data,
+                                                               embeddings=config.embeddings)
         return store.train(key, config, train_set, analysis_set, progress=progress)
     except Exception as error:
         progress.finish(str(error) if isinstance(error, UserInputError) else f"{type(error).__name__}: {error}")
