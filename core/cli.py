@@ -1,15 +1,17 @@
-"""The command line: python -m core run --data SPEC --out DIR [options].
+"""The command line: python -m core run --data SPEC --out DIR [options], and python -m core teach.
 
-Trains an autoencoder on the images, clusters their latent vectors, ranks the odd ones and
+``run`` trains an autoencoder on the images, clusters their latent vectors, ranks the odd ones and
 compares every clusterer and anomaly score side by side; writes a run folder DIR (results.csv,
-results.parquet, metrics.json, model.keras, ...) and prints a summary. Progress goes to stderr;
-bad input exits with status 2 and one line.
+results.parquet, metrics.json, model.keras, ...) and prints a summary. ``teach`` labels the rest of
+a run's images from a few labels and says which to label next. Progress goes to stderr; bad input
+exits with status 2 and one line.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from core.errors import UserInputError
 from core.methods.registry import stand_in_reason
@@ -19,7 +21,8 @@ from core.run.config import FIT_SAMPLE, METHODS
 
 class _OneLineParser(argparse.ArgumentParser):
     def error(self, message):
-        self.exit(2, f"error: {message} (see 'python -m core run --help')\n")
+        command = self.prog.split()[-1] if self.prog.split()[-1] in ("run", "teach") else "run"
+        self.exit(2, f"error: {message} (see 'python -m core {command} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,13 +57,38 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, metavar="DIR", help="the run folder to write")
     run.add_argument("--quiet", action="store_true", help="no progress on stderr")
     run.add_argument("--traceback", action="store_true", help="show the full traceback of unexpected errors")
+    _add_teach(commands)
     return parser
+
+
+def _add_teach(commands) -> None:
+    from core.labels.teach import SUGGESTIONS
+
+    teach = commands.add_parser(
+        "teach", help="label the rest of a run's images from a few labels; say which to label next",
+        description="Fit a labeller on the labels in FILE over the run in DIR (nothing else is trained again), "
+                    "predict a label and a confidence for every image and choose the images to label next; "
+                    "write DIR2/suggestions.csv, DIR2/predictions.csv (with two labels or more) and DIR2/metrics.json.")
+    teach.add_argument("--run", required=True, metavar="DIR", help="a run folder (python -m core run --out DIR, "
+                                                                   "or the app's runs/<key>/)")
+    teach.add_argument("--out", required=True, metavar="DIR2", help="the folder to write (created if needed)")
+    teach.add_argument("--labels", metavar="FILE", help="a CSV with the columns id and label at least (the Labels "
+                                                        "page's labels.csv fits); rows with an empty label are ignored")
+    teach.add_argument("--suggest", type=int, default=SUGGESTIONS, metavar="N",
+                       help=f"how many images to suggest labelling next (default {SUGGESTIONS})")
+    teach.add_argument("--seed", type=int, default=0, help="seed for every random step (default 0)")
+    teach.add_argument("--labeller", metavar="NAME", help="the labeller that predicts (default: the best measured "
+                                                          "for the run's kind of data)")
+    teach.add_argument("--compare", choices=("quick", "all", "none"), default="quick",
+                       help="labellers compared when the data has true labels: those that train no network "
+                            "(quick, the default), all (with the CNN: minutes), or none")
+    teach.add_argument("--traceback", action="store_true", help="show the full traceback of unexpected errors")
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _run(args)
+        return _teach(args) if args.command == "teach" else _run(args)
     except UserInputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -106,6 +134,28 @@ def _run(args) -> int:
             engine.close()
     print(format_summary(result.metrics))
     print(f"wrote {out / 'results.csv'}, results.parquet, metrics.json and model.keras")
+    return 0
+
+
+def _teach(args) -> int:
+    import warnings
+
+    from core.labels.teach import teach_folder
+
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    teaching = teach_folder(args.run, args.out, args.labels, args.suggest, args.seed, args.labeller, args.compare)
+    if teaching.note:
+        print(teaching.note, file=sys.stderr)
+    metrics = teaching.metrics
+    done = f"taught {metrics['n_taught']:,} images, {metrics['n_labels']} labels"
+    if "labeller" in metrics:
+        done += f"; {metrics['labeller']}"
+    if metrics.get("accuracy") is not None:
+        done += f": accuracy {metrics['accuracy']:.3f} (untaught images {metrics['accuracy_untaught']:.3f})"
+    print(f"{done}; {metrics['seconds']['total']:.1f} s")
+    written = ["suggestions.csv", *(["predictions.csv"] if teaching.predictions is not None else []), "metrics.json"]
+    print(f"wrote {', '.join(str(Path(args.out) / name) for name in written)}")
     return 0
 
 

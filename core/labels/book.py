@@ -1,8 +1,9 @@
 """Labels a person makes for the analysed images of a run: name clusters, fix single images.
 
 A :class:`LabelBook` holds one label per image (``""`` = none yet) and where it came from:
-``"cluster"`` (the image took its cluster's name) or ``"manual"`` (a person chose or confirmed it).
-Naming a cluster never overwrites a manual label. Marking an image as an anomaly gives it the
+``"cluster"`` (the image took its cluster's name), ``"manual"`` (a person chose or confirmed it) or
+``"predicted"`` (a labeller's guess a person accepted, ``core.labels.teach``: it never teaches).
+Naming a cluster or accepting predictions never overwrites a manual label. Marking an image as an anomaly gives it the
 reserved label ``ANOMALY``; marking it as not an anomaly gives it its cluster's name, confirmed.
 
 The book is stored as ``labels.csv`` (columns ``LABEL_COLUMNS``, one row per labelled image) in the
@@ -23,8 +24,10 @@ from core.errors import UserInputError
 from core.files import write_atomically
 
 LABEL_COLUMNS = ["index", "id", "label", "source"]
-SOURCES = ("cluster", "manual")
+SOURCES = ("cluster", "manual", "predicted")
+PREDICTED = "predicted"
 ANOMALY = "anomaly"
+DUPLICATE = "duplicate"  # a copy of another image (issue 21); like ANOMALY, it never teaches a labeller
 FILE_NAME = "labels.csv"
 MAX_LABEL_LENGTH = 80
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
@@ -47,7 +50,7 @@ class LabelBook:
     Attributes:
         ids: (N,) str, the images' stable ids (``ImageSet.ids``).
         labels: (N,) object array of str; ``""`` where an image has no label yet.
-        sources: (N,) object array of str: ``"cluster"``, ``"manual"``, or ``""`` without a label.
+        sources: (N,) object array of str: one of ``SOURCES``, or ``""`` without a label.
     """
 
     ids: np.ndarray
@@ -118,6 +121,18 @@ class LabelBook:
         indices = self._checked(indices)
         labelled = indices[self.labels[indices] != ""]
         self.sources[labelled] = "manual"
+
+    def accept_predictions(self, indices, predicted) -> int:
+        """Give the images at ``indices`` their ``predicted`` labels (same length), source
+        ``predicted``, except those labelled by hand. Returns how many images changed."""
+        indices, predicted = np.asarray(indices, dtype=np.int64), np.asarray(predicted, dtype=object)
+        if len(indices) and (indices.min() < 0 or indices.max() >= len(self)):
+            raise UserInputError(f"image index out of range 0..{len(self) - 1}")
+        open_ = self.sources[indices] != "manual"
+        indices, predicted = indices[open_], np.array([clean_label(text) for text in predicted[open_]], dtype=object)
+        changed = int(np.sum((self.labels[indices] != predicted) | (self.sources[indices] != PREDICTED)))
+        self.labels[indices], self.sources[indices] = predicted, np.where(predicted != "", PREDICTED, "")
+        return changed
 
     def mark_anomaly(self, indices) -> None:
         self.assign(indices, ANOMALY)
@@ -220,8 +235,9 @@ def read_csv(data: bytes | str, ids: np.ndarray) -> LabelBook:
                              f"not '{frame['id'][row]}': the file belongs to other data")
     unknown = ~frame["source"].isin(SOURCES)
     if unknown.any():
-        raise UserInputError(f"labels.csv: source must be {' or '.join(SOURCES)}, "
-                             f"not '{frame['source'][int(np.flatnonzero(unknown)[0])]}'")
+        row = int(np.flatnonzero(unknown)[0])
+        raise UserInputError(f"labels.csv row {row + 2}: source must be {', '.join(SOURCES[:-1])} or {SOURCES[-1]}, "
+                             f"not '{frame['source'][row]}'")
     labels = np.array([clean_label(text) for text in frame["label"]], dtype=object)
     kept = labels != ""
     book.labels[index[kept]] = labels[kept]
