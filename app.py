@@ -18,6 +18,7 @@ pages = {  # the `page` parameter of a link -> the page
     "latent_map": st.Page("views/latent_map.py", title="Latent map", icon=":material/scatter_plot:"),
     "clusters": st.Page("views/clusters.py", title="Clusters", icon=":material/workspaces:"),
     "anomalies": st.Page("views/anomalies.py", title="Anomalies", icon=":material/warning:"),
+    "duplicates": st.Page("views/duplicates.py", title="Duplicates", icon=":material/content_copy:"),
     "labels": st.Page("views/labels.py", title="Labels", icon=":material/label:"),
     "export": st.Page("views/export.py", title="Export", icon=":material/download:"),
     "runs": st.Page("views/runs.py", title="Runs", icon=":material/history:"),

@@ -1,9 +1,11 @@
-"""The command line: python -m core run --data SPEC --out DIR [options], and python -m core teach.
+"""The command line: python -m core run --data SPEC --out DIR [options], python -m core similar
+--run DIR --image FILE [--top K], and python -m core teach --run DIR --out DIR2 [options].
 
-``run`` trains an autoencoder on the images, clusters their latent vectors, ranks the odd ones and
-compares every clusterer and anomaly score side by side; writes a run folder DIR (results.csv,
-results.parquet, metrics.json, model.keras, ...) and prints a summary. ``teach`` labels the rest of
-a run's images from a few labels and says which to label next. Progress goes to stderr; bad input
+``run`` trains an autoencoder on the images, clusters their latent vectors, ranks the odd ones,
+finds exact and near copies and compares every clusterer and anomaly score side by side; writes a
+run folder DIR (results.csv, results.parquet, metrics.json, model.keras, ...) and prints a summary.
+``similar`` prints the run's images most like an image file as CSV. ``teach`` labels the rest of a
+run's images from a few labels and says which to label next. Progress goes to stderr; bad input
 exits with status 2 and one line.
 """
 
@@ -13,6 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from core.errors import UserInputError
 from core.methods.registry import stand_in_reason
 from core.model.presets import PRESETS
@@ -21,8 +25,7 @@ from core.run.config import FIT_SAMPLE, METHODS
 
 class _OneLineParser(argparse.ArgumentParser):
     def error(self, message):
-        command = self.prog.split()[-1] if self.prog.split()[-1] in ("run", "teach") else "run"
-        self.exit(2, f"error: {message} (see 'python -m core {command} --help')\n")
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, metavar="DIR", help="the run folder to write")
     run.add_argument("--quiet", action="store_true", help="no progress on stderr")
     run.add_argument("--traceback", action="store_true", help="show the full traceback of unexpected errors")
+    similar = commands.add_parser(
+        "similar", help="the images of a run most like an image file",
+        description="Print, as CSV with the header rank,index,id,distance, the images of the run in DIR most like "
+                    "FILE: its near copies first (distance: the near-copy distance, 0 for an exact copy), then the "
+                    "nearest in the run's latent space (distance: Euclidean, there). Rank 1 is the nearest.")
+    similar.add_argument("--run", required=True, metavar="DIR", help="a run folder (python -m core run --out DIR)")
+    similar.add_argument("--image", required=True, metavar="FILE", help="an image file (PNG, JPEG, ...)")
+    similar.add_argument("--top", type=int, default=10, metavar="K", help="how many images (default 10)")
+    similar.add_argument("--traceback", action="store_true", help="show the full traceback of unexpected errors")
     _add_teach(commands)
     return parser
 
@@ -88,7 +100,9 @@ def _add_teach(commands) -> None:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _teach(args) if args.command == "teach" else _run(args)
+        if args.command == "teach":
+            return _teach(args)
+        return _similar(args) if args.command == "similar" else _run(args)
     except UserInputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -156,6 +170,43 @@ def _teach(args) -> int:
     print(f"{done}; {metrics['seconds']['total']:.1f} s")
     written = ["suggestions.csv", *(["predictions.csv"] if teaching.predictions is not None else []), "metrics.json"]
     print(f"wrote {', '.join(str(Path(args.out) / name) for name in written)}")
+    return 0
+
+
+def _similar(args) -> int:
+    """``python -m core similar``: only CSV on stdout; what it does, on stderr."""
+    import warnings
+    from pathlib import Path
+
+    from core.data.load import load_train_and_analysis_sets
+    from core.run.folder import read_run
+    from core.run.lookup import RunSearch
+    from core.similar.search import query_image
+
+    warnings.filterwarnings("ignore")  # third-party notes would go to stderr; errors are ours to say
+    if args.top < 1:
+        raise UserInputError(f"--top must be at least 1, got {args.top}")
+    image = Path(args.image).expanduser()
+    if not image.is_file():
+        raise UserInputError(f"no such image file: '{args.image}'")
+    data = image.read_bytes()
+    folder = Path(args.run).expanduser()
+    result = read_run(folder)
+    query_image(data, image.name, tuple(result.metrics["data"]["image_shape"]))  # said before the slow part
+    print(f"... reading the run's {len(result.table):,} images", file=sys.stderr, flush=True)
+    analysed = load_train_and_analysis_sets(result.config.data, result.config.train_data)[1]
+    if len(analysed) != len(result.table) or not np.array_equal(analysed.ids[:10], result.table["id"][:10].astype(str)):
+        raise UserInputError(f"the images at '{result.config.data}' are no longer the run's; run it again")
+
+    def model():
+        from core.model.autoencoder import Autoencoder
+
+        print("... encoding the image with the run's model", file=sys.stderr, flush=True)
+        return Autoencoder.load(folder / "model.keras")
+
+    found = RunSearch(result, lambda positions: analysed.read(positions).images, model).like_file(
+        data, image.name, args.top)
+    found.table[["rank", "index", "id", "distance"]].to_csv(sys.stdout, index=False, float_format="%.6g")
     return 0
 
 

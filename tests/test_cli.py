@@ -30,7 +30,7 @@ def test_cli_run_on_digits_writes_well_formed_results(tmp_path):
 
     table = pd.read_csv(out / "results.csv")
     digits = load_image_set("digits")
-    assert list(table.columns) == COLUMNS + ["label", "id"]
+    assert list(table.columns) == COLUMNS + ["label", "id", "duplicate_group"]
     pd.testing.assert_frame_equal(pd.read_parquet(out / "results.parquet"),
                                   pd.read_csv(out / "results.csv", dtype={"id": str}), check_dtype=False)
     assert len(table) == 1797
@@ -66,7 +66,7 @@ def test_cli_on_an_npz_of_mnist_with_outliers_finds_groups_and_outliers(tmp_path
     assert "WARNING" not in done.stderr and "I0000" not in done.stderr  # no third-party noise
 
     table = pd.read_csv(tmp_path / "out" / "results.csv")
-    assert list(table.columns) == COLUMNS + ["id"]  # no labels in this npz
+    assert list(table.columns) == COLUMNS + ["id", "duplicate_group"]  # no labels in this npz
     np.testing.assert_array_equal(table["id"], np.arange(2020))  # a single array: the index
     # anomaly flags, no labels: the scorers are compared, the clusterers are not
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
@@ -125,7 +125,7 @@ def test_a_zip_in_class_folders_gives_file_ids_and_folder_names_as_labels(tmp_pa
                    "--out", tmp_path / "out")
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(tmp_path / "out" / "results.csv", dtype={"label": str, "id": str})
-    assert list(table.columns) == COLUMNS + ["label", "id"]
+    assert list(table.columns) == COLUMNS + ["label", "id", "duplicate_group"]
     assert table["id"][:3].tolist() == ["cats/001.png", "cats/003.png", "cats/005.png"]  # sorted by path
     assert set(table["label"]) == {"cats", "dogs"}
     assert (table["label"] == table["id"].str.split("/").str[0]).all()

@@ -45,7 +45,8 @@ def test_anomaly_marks_confirmation_and_progress():
     assert (book.labels[0], book.sources[0]) == ("cat", "manual")
     assert (book.labels[5], book.sources[5]) == ("", "")
     book.confirm([3, 6])  # 6 has no label: nothing to confirm
-    assert book.progress() == {"images": 8, "labelled": 5, "confirmed": 2, "anomalies": 0, "names": 2}
+    assert book.progress() == {"images": 8, "labelled": 5, "confirmed": 2, "anomalies": 0, "duplicates": 0,
+                               "names": 2}
     with pytest.raises(UserInputError):
         book.assign([8], "x")
 

@@ -15,10 +15,12 @@ from core.run.stages import encode
 @pytest.fixture(scope="module")
 def features(seed_model, mnist_with_outliers):
     """Every input a method can name, for the 2,020 images of ``mnist_with_outliers``: the seed
-    model's latent and reconstruction errors, the pixels, and UMAP manifolds of latent and pixels."""
+    model's latent and reconstruction errors, the pixels (every fourth as a representation), and UMAP
+    manifolds of latent and pixels."""
     images = mnist_with_outliers.images
     found = encode(seed_model, images)
     found["pixels"] = images.reshape(len(images), -1)
+    found["representation"] = found["pixels"][:, ::4]  # the methods that read a representation take any vectors
     manifold = map_embedding(seed=0)
     manifold.n_components, manifold.min_dist = 5, 0.0
     found["manifold"] = manifold.fit(found["latent"]).embedding_
@@ -34,7 +36,7 @@ def rows(features, index):
 def test_every_clusterer_fits_and_predicts_the_same_in_one_batch_as_in_several(name, features, mnist_2000):
     entry = CLUSTERERS[name]
     fit_rows, new_rows = np.arange(0, 2020, 2), np.arange(1, 2020, 2)
-    clusterer = entry.make(n_clusters=10, seed=0, image_shape=(28, 28, 1))
+    clusterer = entry.make(n_clusters=10, seed=0, image_shape=(28, 28, 1), representation_size=196)
     clusterer.fit(stack_inputs(entry, rows(features, fit_rows)))
     assert clusterer.labels_.shape == (1010,) and set(clusterer.labels_) <= set(range(10))
     np.testing.assert_array_equal(clusterer.predict(stack_inputs(entry, rows(features, fit_rows))), clusterer.labels_)
@@ -124,7 +126,7 @@ def test_every_method_says_it_is_not_fitted_in_one_way(entry, features):
     """Like the autoencoder, every estimator that learns raises scikit-learn's NotFittedError before fit."""
     from sklearn.exceptions import NotFittedError
 
-    estimator = entry.make(n_clusters=10, seed=0, image_shape=(28, 28, 1))
+    estimator = entry.make(n_clusters=10, seed=0, image_shape=(28, 28, 1), representation_size=196)
     X = stack_inputs(entry, rows(features, np.arange(5)))
     with pytest.raises(NotFittedError, match="not fitted yet"):
         estimator.predict(X) if entry.kind == "cluster" else estimator.decision_function(X)

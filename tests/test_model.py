@@ -7,6 +7,7 @@ from sklearn.pipeline import make_pipeline
 
 from core.errors import UserInputError
 from core.model import Autoencoder
+from core.model.presets import design_for
 
 
 def test_seed_preset_latent_has_98_numbers_and_its_loss_drops(mnist_2000):
@@ -19,16 +20,21 @@ def test_seed_preset_latent_has_98_numbers_and_its_loss_drops(mnist_2000):
     assert model.history_["val_loss"][1] < model.history_["val_loss"][0]
 
 
-@pytest.mark.parametrize("preset, latent_size", [("default", 10), ("seed", 98)])
+@pytest.mark.parametrize("preset, latent_size", [("default", None), ("seed", 98)])
 def test_any_image_size_round_trips_and_the_model_saves_and_loads(tmp_path, mnist_2000, preset, latent_size):
     # Real digits cropped to an odd size, in colour: 27 x 25 x 3 is no multiple of the 4x downsampling.
     images = np.repeat(mnist_2000.images[:300, :27, 1:26, :], 3, axis=-1)
     model = Autoencoder(preset=preset, epochs=2, seed=0).fit(images)
 
     latent = model.transform(images)
-    assert latent.shape == (300, latent_size)
-    assert model.inverse_transform(latent).shape == model.prepare(images).shape  # photos are halved
-    assert model.prepare(images).shape[1:] == ((13, 12, 3) if preset == "default" else images.shape[1:])
+    design = design_for(preset, images.shape[1:], len(images))
+    assert latent.shape == (300, design.latent_dim if design else latent_size)  # colour: the photo design's
+    assert model.inverse_transform(latent).shape == model.prepare(images).shape
+    # colour photos: the network learns from the photos' content features; the seed network from pixels
+    assert model.prepare(images).shape[1:] == ((design.inputs,) if design else images.shape[1:])
+    if design:
+        shown, drawn = model.draw(images)
+        assert design.representation == "photo features" and shown.shape == drawn.shape == (300, 13, 12, 3)
     errors = model.reconstruction_error(images)
     assert errors.shape == (300,) and np.all(errors >= 0)
 

@@ -52,6 +52,7 @@ def one_process(shards, tmp_path_factory):
 
 def assert_same_results(got: pd.DataFrame, expected: pd.DataFrame):
     np.testing.assert_array_equal(got["id"], expected["id"])
+    np.testing.assert_array_equal(got["duplicate_group"], expected["duplicate_group"])
     np.testing.assert_array_equal(got["label"], expected["label"])
     np.testing.assert_array_equal(got["cluster"], expected["cluster"])
     np.testing.assert_allclose(got[COLUMNS[1:]].to_numpy(), expected[COLUMNS[1:]].to_numpy(), rtol=1e-5, atol=1e-5)
@@ -61,7 +62,7 @@ def test_a_sharded_folder_is_read_in_batches_and_named_by_shard_and_row(shards, 
     source = load_image_set(shards)
     assert len(source) == 3000 and source.image_shape == (28, 28, 1)
     table = results(one_process)
-    assert list(table.columns) == ["index", *COLUMNS, "label", "id"]
+    assert list(table.columns) == ["index", *COLUMNS, "label", "id", "duplicate_group"]
     assert table["id"].iloc[[0, 999, 1000, 2999]].tolist() == ["a.npz:0", "a.npz:999", "b.npz:0", "more/c.npz:999"]
     metrics = json.loads((one_process / "metrics.json").read_text())
     assert metrics["data"]["fit_sample"] == 1200 and metrics["seconds"]["apply"] > 0

@@ -21,6 +21,7 @@ from core.data.load import load_train_and_analysis_sets
 from core.evaluation import k_selection_scores
 from core.methods.registry import CLUSTERERS, stack_inputs, without_training
 from core.run.config import RunConfig
+from core.run.lookup import FoundForFile, RunSearch
 from core.run.results import ModelSummary, RunResult
 from core.run.store import RunStore
 
@@ -152,3 +153,27 @@ def thumbnails(data_spec: str, fingerprint: str, indices: tuple[int, ...]) -> li
         for index, image in zip(missing, load_data(data_spec).analysis.read(missing).images):
             memo[int(index)] = data_uri(image)
     return [memo[index] for index in indices]
+
+
+def run_search(root: str, key: str, config: RunConfig) -> RunSearch:
+    """The search for images like a given one over a stored run (its images read from the source)."""
+    analysis = load_data(config.data).analysis
+    return RunSearch(run_result(root, key, config), lambda positions: analysis.read(positions).images,
+                     lambda: trained_model(root, key))
+
+
+@st.cache_data(show_spinner="Looking for images like this one…", max_entries=64)
+def images_like(root: str, key: str, config: RunConfig, index: int, top: int,
+                ordinary_below: float | None = None) -> pd.DataFrame:
+    """The ``top`` images most like image ``index`` (rank, index, distance, near_copy, id); with
+    ``ordinary_below``, those that are not near copies have anomaly scores at most that."""
+    search = run_search(root, key, config)
+    among = None if ordinary_below is None else search.result.table["anomaly_score"].to_numpy() <= ordinary_below
+    return search.like_index(index, top, among)
+
+
+@st.cache_data(show_spinner="Encoding your image with the run's model…", max_entries=16)
+def images_like_file(root: str, key: str, config: RunConfig, data: bytes, name: str, top: int) -> FoundForFile:
+    """The ``top`` images most like an image file, its latent vector and place on the map
+    (UserInputError for a file that is not an image the run can take)."""
+    return run_search(root, key, config).like_file(data, name, top)

@@ -14,7 +14,7 @@ from core import labels
 from core.data.originals import original_image
 from core.model.presets import DRAWINGS
 from core.run.results import ModelSummary
-from ui import cached, figures, gallery, state
+from ui import cached, figures, gallery, similar, state
 
 NEAREST = 6
 
@@ -45,10 +45,12 @@ def show(index: int) -> None:
         "reconstruction error": f"{row['reconstruction_error']:.4f}",
         **({"true label": str(row["label"])} if "label" in row else {}),
         "label given here": given or "none",
+        "copies": f"duplicate group {row['duplicate_group']}" if row.get("duplicate_group", -1) >= 0 else "none",
     }}), width="stretch")
 
-    st.markdown("**Why is it odd?** The autoencoder's attempt at it, where that attempt differs, and the "
-                "most similar ordinary images (nearest in the latent space, below the anomaly threshold).")
+    st.markdown("**Why is it odd?** The autoencoder's attempt at it, where that attempt differs, and the images "
+                "like it: its near copies first, then the most similar ordinary images (nearest in the latent "
+                "space, below the anomaly threshold).")
     st.caption(DRAWINGS[ModelSummary.from_metrics(result.metrics).representation].capitalize() + ".")
     drawn = cached.reconstructions(str(cached.runs_dir()), key, config.data, (index,))
     if drawn is not None:
@@ -57,15 +59,4 @@ def show(index: int) -> None:
         left.image(gallery.to_display(seen, 160), caption="as the network sees it")
         middle.image(gallery.to_display(reconstruction, 160), caption="reconstruction")
         right.plotly_chart(figures.error_map(np.abs(seen - reconstruction).mean(axis=-1)), width="stretch")
-    nearest = nearest_normal(result.latent, scores, threshold, index)
-    gallery.show_images(analysed.read(nearest).images, [str(result.table["id"].iloc[i]) for i in nearest],
-                        columns=NEAREST)
-
-
-def nearest_normal(latent: np.ndarray, scores: np.ndarray, threshold: float, index: int) -> np.ndarray:
-    """Up to ``NEAREST`` positions of the images at or below ``threshold`` nearest to image ``index``
-    in the (N, d) latent space, nearest first."""
-    normal = np.flatnonzero(scores <= threshold)
-    normal = normal[normal != index]
-    distances = np.linalg.norm(latent[normal] - latent[index], axis=1)
-    return normal[np.argsort(distances)[:NEAREST]]
+    similar.show_like_this(index, min(NEAREST, len(scores) - 1), ordinary_below=threshold)

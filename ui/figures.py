@@ -108,6 +108,14 @@ def highlight(figure: go.Figure, indices) -> go.Figure:
     return figure
 
 
+def with_marker(figure: go.Figure, x: float, y: float, name: str) -> go.Figure:
+    """The figure with one large star at (x, y), named ``name`` beside it (an uploaded image on the map)."""
+    figure.add_trace(go.Scatter(x=[x], y=[y], mode="markers+text", text=[name], textposition="top center", name=name,
+                                marker=dict(symbol="star", size=20, color="#111111", line=dict(color="white", width=1.5)),
+                                textfont=dict(size=14, color="#111111"), hoverinfo="name"))
+    return figure
+
+
 def histogram_with_threshold(values: np.ndarray, threshold: float, title: str, x_title: str) -> go.Figure:
     """A histogram of scores with a dashed vertical line at the flagging threshold."""
     figure = go.Figure(go.Histogram(x=values, nbinsx=60, marker_color="#4c78a8"))

@@ -63,9 +63,9 @@ def pick_images(images: np.ndarray, indices, names: list[str], captions: list[st
     return boxes
 
 
-def paged(items, page_size: int, key: str):
+def paged(items, page_size: int, key: str, what: str = "Images"):
     """The part of ``items`` on the page chosen with a page control (shown when there is more than
-    one page), with a line saying which ones are shown."""
+    one page), with a line saying which ones are shown (``what`` they are)."""
     pages = max(1, -(-len(items) // page_size))
     if pages == 1:
         return items
@@ -73,7 +73,7 @@ def paged(items, page_size: int, key: str):
         st.session_state[key] = pages
     page = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key=key)
     first = (int(page) - 1) * page_size
-    st.caption(f"Images {first + 1:,} to {min(first + page_size, len(items)):,} of {len(items):,}.")
+    st.caption(f"{what} {first + 1:,} to {min(first + page_size, len(items)):,} of {len(items):,}.")
     return items[first:first + page_size]
 
 

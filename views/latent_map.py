@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from core import labels
-from ui import cached, detail, figures, filters, gallery, mapview, state, tables
+from ui import cached, detail, figures, filters, gallery, mapview, similar, state, tables
 from ui.sidebar import remembered
 
 st.title("Latent map")
@@ -39,3 +39,5 @@ if selected:
                         indices=shown, key="map-selection", on_open=detail.show)
     st.caption("file · cluster; the magnifier under an image opens it large.")
     tables.selection_table(table, selected, given, key="map-table", on_open=detail.show)
+
+similar.upload_and_search(on_open=detail.show)

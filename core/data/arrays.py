@@ -7,23 +7,21 @@ import numpy as np
 from core.data.images import ImageSet, index_ids
 from core.data.limits import MAX_IMAGE_PIXELS, MAX_SIDE, MIN_SIDE
 from core.errors import UserInputError
+from core.similar.digests import digest_rows
 
 
 def from_arrays(images, labels, name: str, *, max_side: int = MAX_SIDE) -> ImageSet:
-    """Validate raw arrays and convert them to an ImageSet."""
-    images = images_to_float(np.asarray(images), name)
+    """Validate raw arrays and convert them to an ImageSet (with each row's pixel digest)."""
+    raw = as_image_array(np.asarray(images), name)
+    digests = digest_rows(raw)
+    images = scaled(raw, pixel_scale(raw, name))
     if max(images.shape[1:3]) > max_side:
         images = downscale(images, max_side)
     label_array, label_names = None, None
     if labels is not None:
         label_array, label_names = labels_to_int(np.asarray(labels), len(images), name)
-    return ImageSet(images=images, labels=label_array, ids=index_ids(len(images)), name=name, label_names=label_names)
-
-
-def images_to_float(images: np.ndarray, name: str) -> np.ndarray:
-    """(N, H, W) or (N, H, W, C) or (N, C, H, W) numbers -> float32 (N, H, W, C) in [0, 1]."""
-    images = as_image_array(images, name)
-    return scaled(images, pixel_scale(images, name))
+    return ImageSet(images=images, labels=label_array, ids=index_ids(len(images)), name=name, label_names=label_names,
+                    digests=digests)
 
 
 def as_image_array(images: np.ndarray, name: str) -> np.ndarray:

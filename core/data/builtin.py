@@ -10,6 +10,7 @@ import numpy as np
 from core.data.arrays import from_arrays
 from core.data.images import ImageSet, index_ids
 from core.errors import UserInputError
+from core.similar.digests import digest_rows
 
 BUILTIN_SOURCES = ("digits", "mnist", "fashion-mnist")
 
@@ -37,6 +38,7 @@ def load_digits() -> ImageSet:
         labels=target.astype(np.int64),
         ids=index_ids(len(images)),
         name="digits",
+        digests=digest_rows(pixels),
     )
 
 

@@ -29,6 +29,7 @@ from core.data.images import ImageSet, label_text, label_values
 from core.data.limits import MAX_SIDE, MIN_SIDE, check_image_count
 from core.data.npz import check_npz_limits, npy_header
 from core.errors import UserInputError
+from core.similar.digests import DIGEST_BYTES, digest_rows, image_digest
 
 HEADER_SAMPLE = 1000
 
@@ -53,11 +54,11 @@ class FolderSource:
         positions = np.asarray(positions, dtype=np.int64)
         if len(positions) and (positions.min() < 0 or positions.max() >= self.n_images):
             raise IndexError(f"positions outside 0..{self.n_images - 1}")
-        images = self._read_images(positions)
+        images, digests = self._read_images(positions)
         return ImageSet(images=images, labels=None if self.labels is None else self.labels[positions],
                         ids=self.ids_at(positions), name=self.name, label_names=self.label_names,
                         anomaly_flags=None if self.anomaly_flags is None else self.anomaly_flags[positions],
-                        origin=self.origin)
+                        origin=self.origin, digests=digests)
 
     @property
     def ids(self) -> np.ndarray:
@@ -131,15 +132,18 @@ class ShardFolder(FolderSource):
                 raise UserInputError(f"'{path.name}': {len(values)} {name} for {shape[0]} images; they must match")
         return key, shape, labels, flags
 
-    def _read_images(self, positions: np.ndarray) -> np.ndarray:
+    def _read_images(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(images (n, H, W, C), their pixel digests (n, 16)) at ``positions``."""
         shard_of = np.searchsorted(self.offsets, positions, side="right") - 1
         images = np.empty((len(positions), *self.image_shape), dtype=np.float32)
+        digests = np.empty((len(positions), DIGEST_BYTES), dtype=np.uint8)
         for shard in np.unique(shard_of):
             here = np.flatnonzero(shard_of == shard)
             raw, scale = self._shard(int(shard))
             rows = raw[positions[here] - self.offsets[shard]]
+            digests[here] = digest_rows(rows)
             images[here] = convert_images(rows, self.shards[shard], scale, self.max_side)
-        return images
+        return images, digests
 
     def _shard(self, shard: int) -> tuple[np.ndarray, float]:
         """(raw image array, its pixel scale) of one shard; the last one read is kept."""
@@ -183,16 +187,19 @@ class ImageFolder(FolderSource):
         opened = [open_image((folder / self.files[i]).read_bytes(), self.files[i], self.name) for i in sample]
         return majority_mode_and_size(opened, self.name, max_side)
 
-    def _read_images(self, positions: np.ndarray) -> np.ndarray:
+    def _read_images(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(images (n, H, W, C), their pixel digests (n, 16)) at ``positions``."""
         images = np.empty((len(positions), *self.image_shape), dtype=np.float32)
+        digests = np.empty((len(positions), DIGEST_BYTES), dtype=np.uint8)
         for row, position in enumerate(positions):
             relative = self.files[position]
             image = open_image((Path(self.origin) / relative).read_bytes(), relative, self.name)
             try:
+                digests[row] = np.frombuffer(image_digest(image), dtype=np.uint8)  # as stored, before conversion
                 images[row] = decode_to_array(image, self.mode, self.size)
             except (OSError, ValueError, SyntaxError) as error:
                 raise UserInputError(f"'{self.name}': image '{relative}' could not be decoded ({error})") from error
-        return images
+        return images, digests
 
     def ids_at(self, positions: np.ndarray) -> np.ndarray:
         return np.array([self.files[p] for p in positions], dtype=str)

@@ -80,6 +80,8 @@ class ImageSet:
         anomaly_flags: bool array (N,) marking known anomalies (for evaluation only), or None.
         origin: the zip file or folder the images were read from (``ids`` are paths inside it),
             or None for arrays: where ``core.data.originals.original_image`` finds an image's own file.
+        digests: uint8 array (N, 16) or None: each image's pixel digest, taken where it was decoded,
+            at its own resolution (``core.similar.digests``); equal digests are exact copies.
     """
 
     images: np.ndarray
@@ -89,6 +91,7 @@ class ImageSet:
     label_names: tuple[str, ...] | None = None
     anomaly_flags: np.ndarray | None = None
     origin: str | None = None
+    digests: np.ndarray | None = None
     on_disk: ClassVar[bool] = False  # held in memory: workers cannot read it themselves
 
     def __post_init__(self):
@@ -100,6 +103,8 @@ class ImageSet:
             raise ValueError("ids must have shape (N,)")
         if self.anomaly_flags is not None and self.anomaly_flags.shape != (len(self.images),):
             raise ValueError("anomaly_flags must have shape (N,)")
+        if self.digests is not None and self.digests.shape[0] != len(self.images):
+            raise ValueError("digests must have one row per image")
 
     def __len__(self) -> int:
         return len(self.images)
@@ -131,6 +136,7 @@ class ImageSet:
             label_names=self.label_names,
             anomaly_flags=None if self.anomaly_flags is None else self.anomaly_flags[index],
             origin=self.origin,
+            digests=None if self.digests is None else self.digests[index],
         )
 
     def fingerprint(self) -> str:
@@ -156,12 +162,16 @@ def concatenate(first: ImageSet, second: ImageSet, name: str | None = None) -> I
     flags = None
     if first.anomaly_flags is not None or second.anomaly_flags is not None:
         flags = np.concatenate([_flags_or_false(first), _flags_or_false(second)])
+    digests = None
+    if first.digests is not None and second.digests is not None:
+        digests = np.concatenate([first.digests, second.digests])
     return ImageSet(
         images=np.concatenate([first.images, second.images]),
         labels=labels,
         ids=np.concatenate([first.ids, second.ids]),
         name=name or f"{first.name} + {second.name}",
         anomaly_flags=flags,
+        digests=digests,
     )
 
 

@@ -52,7 +52,7 @@ def load_npz(path: Path, *, max_side: int = MAX_SIDE) -> dict[str, ImageSet]:
             if flags.shape != (len(image_set),) or flags.dtype.kind not in "biu":
                 raise UserInputError(f"{name}: '{flag_key}' must hold one 0/1 flag per image")
             image_set = ImageSet(image_set.images, image_set.labels, image_set.ids, name,
-                                 image_set.label_names, flags.astype(bool))
+                                 image_set.label_names, flags.astype(bool), digests=image_set.digests)
         splits[split] = image_set
     return splits
 

@@ -14,6 +14,7 @@ from core.data.decode import IMAGE_SUFFIXES, decode_to_array, labels_from_folder
 from core.data.images import ImageSet
 from core.data.limits import MAX_DECOMPRESSED_BYTES, MAX_SIDE, MIN_IMAGES, check_image_count
 from core.errors import UserInputError
+from core.similar.digests import as_rows, image_digest
 
 
 def load_zip(path: Path, *, max_side: int = MAX_SIDE, max_bytes: int = MAX_DECOMPRESSED_BYTES) -> ImageSet:
@@ -77,9 +78,10 @@ def from_image_files(members, name: str, *, max_side: int) -> ImageSet:
         opened.append((relative_path, open_image(read(), relative_path, name)))
     check_image_count(len(members), f"'{name}'")
     mode, (width, height) = majority_mode_and_size([image for _, image in opened], name, max_side)
-    arrays = []
+    arrays, digests = [], []
     for relative_path, image in opened:
         try:
+            digests.append(image_digest(image))  # the pixels as stored, before any conversion
             arrays.append(decode_to_array(image, mode, (width, height)))
         except (OSError, ValueError, SyntaxError) as error:
             raise UserInputError(f"'{name}': image '{relative_path}' could not be decoded ({error})") from error
@@ -91,5 +93,6 @@ def from_image_files(members, name: str, *, max_side: int) -> ImageSet:
         ids=np.array(paths, dtype=str),
         name=name,
         label_names=label_names,
+        digests=as_rows(digests),
     )
 

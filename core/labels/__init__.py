@@ -2,6 +2,7 @@
 
 from core.labels.book import (
     ANOMALY,
+    DUPLICATE,
     FILE_NAME,
     LABEL_COLUMNS,
     SOURCES,
@@ -14,5 +15,5 @@ from core.labels.book import (
     save,
 )
 
-__all__ = ["ANOMALY", "FILE_NAME", "LABEL_COLUMNS", "SOURCES", "LabelBook", "agreement", "clean_label",
+__all__ = ["ANOMALY", "DUPLICATE", "FILE_NAME", "LABEL_COLUMNS", "SOURCES", "LabelBook", "agreement", "clean_label",
            "cluster_only_labels", "load", "read_csv", "save"]

@@ -5,6 +5,8 @@ A :class:`LabelBook` holds one label per image (``""`` = none yet) and where it 
 ``"predicted"`` (a labeller's guess a person accepted, ``core.labels.teach``: it never teaches).
 Naming a cluster or accepting predictions never overwrites a manual label. Marking an image as an anomaly gives it the
 reserved label ``ANOMALY``; marking it as not an anomaly gives it its cluster's name, confirmed.
+Marking an image as a copy to drop (the Duplicates page's "keep one, mark the rest") gives it the
+reserved label ``DUPLICATE``.
 
 The book is stored as ``labels.csv`` (columns ``LABEL_COLUMNS``, one row per labelled image) in the
 run's folder, written atomically; the same file is what a user exports and imports again.
@@ -28,6 +30,7 @@ SOURCES = ("cluster", "manual", "predicted")
 PREDICTED = "predicted"
 ANOMALY = "anomaly"
 DUPLICATE = "duplicate"  # a copy of another image (issue 21); like ANOMALY, it never teaches a labeller
+RESERVED = (ANOMALY, DUPLICATE)  # labels that say what is wrong with an image, not what it shows
 FILE_NAME = "labels.csv"
 MAX_LABEL_LENGTH = 80
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
@@ -137,6 +140,13 @@ class LabelBook:
     def mark_anomaly(self, indices) -> None:
         self.assign(indices, ANOMALY)
 
+    def keep_one(self, keep: int, others) -> None:
+        """Of a group of copies: mark ``others`` as ``DUPLICATE`` (by hand), and take that label off the
+        image kept (``keep``) if it had it."""
+        self.assign(others, DUPLICATE)
+        if self.labels[keep] == DUPLICATE:
+            self.assign([keep], "")
+
     def mark_not_anomaly(self, indices, clusters: np.ndarray, n_clusters: int) -> None:
         """Give the images at ``indices`` their cluster's name, confirmed; without a cluster name the
         image is left without a label (it is no longer marked as an anomaly)."""
@@ -155,12 +165,13 @@ class LabelBook:
     # --- progress and evaluation -----------------------------------------------------------------
 
     def progress(self) -> dict:
-        """Counts: images, labelled, confirmed (manual), anomalies, distinct labels."""
+        """Counts: images, labelled, confirmed (manual), anomalies, duplicates, distinct labels."""
         labelled = self.labels != ""
         return {"images": len(self), "labelled": int(labelled.sum()),
                 "confirmed": int(np.sum(self.sources == "manual")),
                 "anomalies": int(np.sum(self.labels == ANOMALY)),
-                "names": len(set(self.labels[labelled]) - {ANOMALY})}
+                "duplicates": int(np.sum(self.labels == DUPLICATE)),
+                "names": len(set(self.labels[labelled]) - set(RESERVED))}
 
     def table(self) -> pd.DataFrame:
         """The labelled images as ``LABEL_COLUMNS``, in index order (what ``labels.csv`` holds)."""
@@ -173,7 +184,8 @@ class LabelBook:
 
 
 def agreement(labels: np.ndarray, truth: np.ndarray) -> dict | None:
-    """How the labels made here agree with true labels, over images labelled here (not anomalies).
+    """How the labels made here agree with true labels, over images labelled here (not anomalies or
+    duplicates).
 
     Returns None when nothing is labelled, else: ``images`` compared, ``same_name`` (share whose label
     is spelled like the true one, case-insensitive), ``mapped`` (share right when each label stands
@@ -182,7 +194,7 @@ def agreement(labels: np.ndarray, truth: np.ndarray) -> dict | None:
     from sklearn.metrics import adjusted_rand_score
 
     labels, truth = np.asarray(labels).astype(str), np.asarray(truth).astype(str)
-    compared = (labels != "") & (labels != ANOMALY)
+    compared = (labels != "") & ~np.isin(labels, RESERVED)
     if not compared.any():
         return None
     given, true = labels[compared], truth[compared]

@@ -136,7 +136,7 @@ class ConsensusClusterer:
 
     def predict(self, X) -> np.ndarray:
         """(N,) clusters of new rows: the fuzzy-weighted vote of their ``graph_neighbors`` nearest
-        fitted rows in the latent space."""
+        fitted rows in the latent space; a row equal to a kept fitted row gets that row's cluster."""
         check_fitted(self, "reference_")
         latent = np.asarray(X, dtype=np.float32)[:, :-MANIFOLD_DIMENSIONS]
         k = min(self.graph_neighbors, len(self.reference_))
@@ -144,7 +144,10 @@ class ConsensusClusterer:
         votes = np.zeros((len(latent), int(self.labels_.max()) + 1))
         np.add.at(votes, (np.repeat(np.arange(len(latent)), k), self.reference_labels_[indices].ravel()),
                   fuzzy_weights(distances).ravel())
-        return votes.argmax(axis=1).astype(np.int64)
+        found = votes.argmax(axis=1).astype(np.int64)
+        copies = distances[:, 0] <= 1e-5  # a fitted row (or an exact copy of one) keeps its own cluster
+        found[copies] = self.reference_labels_[indices[copies, 0]]
+        return found
 
     def selection_score(self, X) -> float:
         """Lower is better: minus the modularity of the clusters on the latent's graph."""

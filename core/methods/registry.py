@@ -105,10 +105,10 @@ def _consensus_self_trained(settings: MethodSettings) -> SelfTrainedClusterer:
                                 min_agreement=0.8)
 
 
-def _consensus_self_labelled(settings: MethodSettings) -> SelfLabelledClusterer:
+def _self_labelled(settings: MethodSettings) -> SelfLabelledClusterer:
     if settings.representation_size is None:
         raise ValueError("self-labelling needs the representation's size")
-    return SelfLabelledClusterer(_consensus(settings), settings.representation_size, n_clusters=settings.n_clusters,
+    return SelfLabelledClusterer(_kmeans(settings), settings.representation_size, n_clusters=settings.n_clusters,
                                  seed=settings.seed)
 
 
@@ -122,8 +122,8 @@ def _column(settings: MethodSettings) -> ColumnScorer:
 
 CONSENSUS_SELF_TRAINED = "consensus of manifolds, self-trained"
 CONSENSUS = "consensus of manifolds"
-CONSENSUS_SELF_LABELLED = "consensus of manifolds, self-labelled"
 SELF_TRAINED = "KMeans in manifold, self-trained"
+SELF_LABELLED = "KMeans in manifold, self-labelled"
 KMEANS_IN_MANIFOLD = "KMeans in manifold"
 KMEANS_ON_LATENT = "KMeans on latent"
 RAW_PIXEL_KMEANS = "raw-pixel KMeans"
@@ -131,16 +131,16 @@ RAW_PIXEL_KMEANS = "raw-pixel KMeans"
 CLUSTERERS = {entry.name: entry for entry in [
     Entry(CLUSTER, CONSENSUS_SELF_TRAINED, "consensus + CNN", ("latent", "manifold", "pixels"), _consensus_self_trained,
           "the consensus of manifolds below, then a small CNN trained on the images whose cluster their latent "
-          "neighbours agree on assigns every image", base=CONSENSUS, on_representation=CONSENSUS_SELF_LABELLED),
-    Entry(CLUSTER, CONSENSUS_SELF_LABELLED, "consensus + linear", ("latent", "manifold", "representation"),
-          _consensus_self_labelled, "the consensus of manifolds below, then a logistic regression trained on the "
-          "representation of each cluster's more typical half assigns every image", base=CONSENSUS),
+          "neighbours agree on assigns every image", base=CONSENSUS, on_representation=SELF_LABELLED),
     Entry(CLUSTER, CONSENSUS, "consensus", ("latent", "manifold"), _consensus,
           "KMeans over-clusters each of up to three 10-D UMAP manifolds of the latent vectors, the groups are merged "
           "along the latent's neighbour graph (greatest modularity first), and the manifolds' consensus is kept"),
     Entry(CLUSTER, SELF_TRAINED, "KMeans + CNN", ("manifold", "pixels"), _self_trained,
           "KMeans in the 10-D UMAP manifold of the latent vectors, then a small CNN trained on the images with "
-          "those clusters as targets assigns every image", base=KMEANS_IN_MANIFOLD),
+          "those clusters as targets assigns every image", base=KMEANS_IN_MANIFOLD, on_representation=SELF_LABELLED),
+    Entry(CLUSTER, SELF_LABELLED, "KMeans + linear", ("manifold", "representation"), _self_labelled,
+          "KMeans in the 10-D UMAP manifold of the latent vectors, then a logistic regression trained on the "
+          "representation of each cluster's more typical half assigns every image", base=KMEANS_IN_MANIFOLD),
     Entry(CLUSTER, "Gaussian mixture in manifold", "mixture, manifold", ("manifold",), _mixture,
           "a Gaussian mixture (best of 5 starts) in a 10-D UMAP manifold of the latent vectors"),
     Entry(CLUSTER, KMEANS_IN_MANIFOLD, "KMeans, manifold", ("manifold",), _kmeans,

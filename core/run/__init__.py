@@ -2,7 +2,8 @@
 
 - ``config``: :class:`RunConfig` and the analyses it can use; ``stages``: :func:`run_pipeline`;
 - ``comparison``: every method side by side; ``results``: the table and metrics;
-- ``folder``: the run folder's format; ``store``: runs on disk by key; ``engines``: where chunks
+- ``folder``: the run folder's format; ``lookup``: images like a given one in a stored run;
+  ``store``: runs on disk by key; ``engines``: where chunks
   are applied (this process or Dask); ``jobs`` and ``worker``: the app's training process;
 - ``progress``: stages, epochs and the time left; ``warmup``: imports before the first Run;
   ``uploads``: files the app's users uploaded.

@@ -91,9 +91,9 @@ class LocalEngine:
 def apply_chunk(fitted, source, positions: np.ndarray) -> tuple[dict, dict]:
     """(results, seconds per step) of the images of ``source`` at ``positions``: a task."""
     start = time.perf_counter()
-    images = source.read(positions).images
+    chunk = source.read(positions)
     seconds = {"read": time.perf_counter() - start}
-    return fitted.apply(images, seconds), seconds
+    return fitted.apply(chunk.images, seconds, digests=chunk.digests), seconds
 
 
 def _apply_on_worker(fitted, source, positions: np.ndarray) -> tuple[dict, dict]:

@@ -1,7 +1,9 @@
 """The run folder: what a run writes (the command line's ``--out``, the app's ``runs/<key>/``).
 
 results.csv and results.parquet (the table), metrics.json, model.keras, embedding.npz (latent,
-manifold, sample, pixel manifold), comparison.parquet, and run.json last with the sha256 of the
+manifold, sample, pixel manifold), duplicates.npz (the copies, and the images' digests and
+appearance that a search for images like a new one needs: ``core.similar.duplicates.Duplicates``),
+comparison.parquet, and run.json last with the sha256 of the
 others. Every file is written atomically, so a folder without a valid run.json is an unfinished
 run; a folder whose files do not match their recorded hashes is treated as absent.
 """
@@ -18,18 +20,19 @@ from core.errors import UserInputError
 from core.files import sha256, write_atomically, write_npz, write_text
 from core.run.config import RunConfig
 from core.run.results import RunResult
+from core.similar.duplicates import Duplicates
 
-FORMAT_VERSION = 3
-ARTIFACTS = ("model.keras", "embedding.npz", "results.parquet", "comparison.parquet", "metrics.json")
+FORMAT_VERSION = 4
+ARTIFACTS = ("model.keras", "embedding.npz", "duplicates.npz", "results.parquet", "comparison.parquet", "metrics.json")
 OPTIONAL_ARTIFACTS = ("representation.npz",)  # the fitted representation, where the network learns from one
 
 
 def save_run(result: RunResult, out_dir, key: str | None = None) -> Path:
     """Write a run folder: results.csv and results.parquet (the table), metrics.json, model.keras,
     embedding.npz (latent, manifold, sample, pixel manifold, and the representation of every analysed
-    image as float16 where the network learns from one), comparison.parquet, representation.npz
-    (the fitted representation, written by the model's save), and run.json last with the sha256 of
-    the others. Every file is written atomically, so a folder without a valid
+    image as float16 where the network learns from one), duplicates.npz, comparison.parquet,
+    representation.npz (the fitted representation, written by the model's save), and run.json last
+    with the sha256 of the others. Every file is written atomically, so a folder without a valid
     run.json is an unfinished run."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -46,6 +49,7 @@ def save_run(result: RunResult, out_dir, key: str | None = None) -> Path:
     if result.representation is not None:
         arrays["representation"] = np.asarray(result.representation, dtype=np.float16)
     write_npz(out_dir / "embedding.npz", arrays)
+    write_npz(out_dir / "duplicates.npz", result.duplicates.to_arrays())
     present = [*ARTIFACTS, *(name for name in OPTIONAL_ARTIFACTS if (out_dir / name).is_file())]
     record = {"format": FORMAT_VERSION, "key": key, "config": result.config.to_dict(),
               "data": result.metrics["data"], "history": result.metrics["history"],
@@ -90,10 +94,12 @@ def read_run(folder: Path, record: dict | None = None) -> RunResult:
             latent, manifold = arrays["latent"], arrays["manifold"]
             sample, pixel_manifold = arrays["sample"], arrays["pixel_manifold"]
             representation = arrays["representation"].astype(np.float32) if "representation" in arrays else None
+        with np.load(folder / "duplicates.npz", allow_pickle=False) as arrays:
+            duplicates = Duplicates.from_arrays(arrays)
     except Exception as error:  # changed on disk after its hashes were checked
         raise UserInputError(f"the run in '{folder.name}' could not be read ({type(error).__name__}); "
                              "run it again") from error
     return RunResult(config=config, model=None, table=table, latent=latent, manifold=manifold, sample=sample,
                      comparison=comparison, pixel_manifold=pixel_manifold, metrics=metrics,
-                     representation=representation)
+                     representation=representation, duplicates=duplicates)
 

@@ -43,6 +43,7 @@ STAGE_TITLES = {
     "cluster": "Clustering",
     "anomaly": "Scoring anomalies",
     "apply": "Applying to every image",
+    "duplicates": "Finding exact and near copies",
     "compare": "Comparing every clusterer and anomaly score",
     "write": "Writing the results",
     "done": "Done",
@@ -63,6 +64,7 @@ STAGE_COSTS = {
     "cluster": (0.3, 0.0, 1.1e-6),  # the self-trained CNN, on the images themselves
     "anomaly": (0.1, 5e-5, 0.0),
     "apply": (0.0, 4e-4, 0.0),
+    "duplicates": (0.2, 2e-4, 0.0),  # depends on how many copies there are; a guess, not fitted
     "compare": (1.0, 6e-4, 8e-7),  # the raw-pixel baselines work on the pixels
     "write": (0.3, 2e-5, 0.0),
 }

@@ -14,6 +14,7 @@ from core.methods.checks import anomaly_threshold
 from core.methods.registry import stand_ins
 from core.run.comparison import comparison_scores
 from core.run.config import RunConfig
+from core.similar.duplicates import Duplicates
 
 if TYPE_CHECKING:  # imported where used: scikit-learn, which it needs, is slow to import
     from core.model.autoencoder import Autoencoder
@@ -59,7 +60,8 @@ class RunResult:
     Attributes:
         config: the run's config.
         model: the fitted autoencoder; None when read from a run folder without loading it.
-        table: one row per analysed image, in input order: ````index, cluster, anomaly_score, reconstruction_error, map_x, map_y`` (+ ``label``) + ``id``.
+        table: one row per analysed image, in input order: ``index, cluster, anomaly_score,
+            reconstruction_error, map_x, map_y`` (+ ``label``) + ``id, duplicate_group``.
         latent: (N, d) float32 latent matrix of the analysed images.
         manifold: (N, m) float32 clustering manifold of the analysed images.
         sample: (S,) sorted positions of the fit sample among the analysed images.
@@ -68,7 +70,9 @@ class RunResult:
         pixel_manifold: (C, m) float32 UMAP manifold of the compared images' pixels.
         representation: (N, r) float32 what the network learned from, when not the pixels (photos'
             content features, a user's vectors scaled), else None.
-        metrics: history, seconds per stage, threshold, and evaluation scores when known.
+        metrics: history, seconds per stage, threshold, duplicates, and evaluation scores when known.
+        duplicates: the exact and near copies among the analysed images (``core.similar``); None
+            for a run read without them.
     """
 
     config: RunConfig
@@ -81,15 +85,16 @@ class RunResult:
     pixel_manifold: np.ndarray
     metrics: dict = field(default_factory=dict)
     representation: np.ndarray | None = None
+    duplicates: Duplicates | None = None
 
 
 def assemble(config: RunConfig, model, analysis_set, train_set, sample: np.ndarray, outputs: dict,
              comparison: pd.DataFrame, pixel_manifold: np.ndarray, seconds: dict,
-             history: dict | None = None) -> RunResult:
+             history: dict | None = None, duplicates: Duplicates | None = None) -> RunResult:
     """The results table and metrics of a finished run (``history`` None: the model's)."""
     seconds = dict(seconds)
     seconds["total"] = round(sum(v for k, v in seconds.items() if k != "total" and not k.startswith("apply ")), 3)
-    table = results_table(analysis_set, outputs)
+    table = results_table(analysis_set, outputs, duplicates)
     metrics = {
         "config": config.to_dict(),
         "data": {"analysed": analysis_set.name, "trained_on": train_set.name, "n_images": len(analysis_set),
@@ -110,14 +115,20 @@ def assemble(config: RunConfig, model, analysis_set, train_set, sample: np.ndarr
         "seconds": seconds,
         "anomaly_threshold": anomaly_threshold(table["anomaly_score"].to_numpy(), config.contamination),
     }
+    if duplicates is not None:
+        metrics["duplicates"] = duplicates.summary()
     metrics.update(evaluate(analysis_set, table, comparison))
     return RunResult(config=config, model=model, table=table, latent=np.asarray(outputs["latent"], np.float32),
                      manifold=np.asarray(outputs["manifold"], np.float32), sample=sample, comparison=comparison,
-                     pixel_manifold=pixel_manifold, metrics=metrics, representation=outputs.get("representation"))
+                     pixel_manifold=pixel_manifold, metrics=metrics, representation=outputs.get("representation"),
+                     duplicates=duplicates)
 
 
-def results_table(analysis_set, outputs: dict) -> pd.DataFrame:
-    """````index, cluster, anomaly_score, reconstruction_error, map_x, map_y`` (+ ``label``) + ``id``, one row per analysed image in input order."""
+def results_table(analysis_set, outputs: dict, duplicates: Duplicates | None = None) -> pd.DataFrame:
+    """``index, cluster, anomaly_score, reconstruction_error, map_x, map_y`` (+ ``label``) + ``id,
+    duplicate_group``, one row per analysed image in input order. ``duplicate_group`` is shared by
+    the images of one group of copies, -1 for an image without a copy (and for every image without
+    ``duplicates``)."""
     table = pd.DataFrame({
         "index": np.arange(len(analysis_set)),
         "cluster": np.asarray(outputs["cluster"], dtype=np.int64),
@@ -129,6 +140,7 @@ def results_table(analysis_set, outputs: dict) -> pd.DataFrame:
     if analysis_set.labels is not None:
         table["label"] = analysis_set.label_values()
     table["id"] = analysis_set.ids
+    table["duplicate_group"] = np.full(len(table), -1, np.int64) if duplicates is None else duplicates.group
     return table
 
 

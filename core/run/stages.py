@@ -1,6 +1,6 @@
 """One run in named stages that fit on a sample and apply to every image.
 
-    load -> train -> encode -> map -> cluster -> anomaly -> apply -> compare
+    load -> train -> encode -> map -> cluster -> anomaly -> apply -> duplicates -> compare
 
 - **fit**, on a seeded sample of at most ``fit_sample`` images: ``train`` fits the autoencoder on
   the training images; ``encode`` encodes the analysed sample (and the training images the anomaly
@@ -10,6 +10,9 @@
   order: encode, place on the map and manifold, cluster, score (:meth:`FittedPipeline.apply`). Each
   row's results depend on that row alone, so chunks can run anywhere (``core.run.engines``). Small
   data is all sample: nothing is left to apply.
+- **duplicates**: every image is described (its pixel digest and appearance: the sample's after the
+  fit, the others' in their apply chunks), then the exact and near copies among all of them are
+  found (``core.similar``); the seconds of both parts are ``duplicates`` (and ``apply duplicates``).
 - **compare**, on the sample: every clusterer and scorer of the registry (``core.methods``) side by
   side, with labels and anomaly flags where the data has them (``core.run.comparison``).
 
@@ -38,6 +41,8 @@ from core.run.config import RunConfig, sample_positions
 from core.run.engines import LocalEngine, peak_rss_mb
 from core.run.progress import Progress
 from core.run.results import RunResult, assemble
+from core.similar.duplicates import DESCRIBED, describe, find_duplicates
+from core.similar.thumbnails import Appearance
 
 if TYPE_CHECKING:  # imported where used: scikit-learn, which it needs, is slow to import
     from core.model.autoencoder import Autoencoder
@@ -45,10 +50,11 @@ if TYPE_CHECKING:  # imported where used: scikit-learn, which it needs, is slow 
 CHUNK_SIZE = 10_000
 
 
-APPLIED = ("latent", "manifold", "map", "cluster", "anomaly_score", "reconstruction_error", "representation")
+APPLIED = ("latent", "manifold", "map", "cluster", "anomaly_score", "reconstruction_error", "representation",
+           *DESCRIBED)
 
 
-STAGES = ("load", "train", "encode", "map", "cluster", "anomaly", "apply", "compare", "write")
+STAGES = ("load", "train", "encode", "map", "cluster", "anomaly", "apply", "duplicates", "compare", "write")
 
 
 
@@ -67,11 +73,14 @@ class FittedPipeline:
     clusterer_name: str
     scorer_name: str
     model_path: str | None = None
+    appearance: Appearance | None = None
 
-    def apply(self, images: np.ndarray, seconds: dict | None = None) -> dict[str, np.ndarray]:
+    def apply(self, images: np.ndarray, seconds: dict | None = None,
+              digests: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Results (``APPLIED``) of (n, H, W, C) images: ``latent`` (n, d), ``manifold`` (n, m), ``map``
-        (n, 2), ``cluster`` (n,), ``anomaly_score`` (n,), ``reconstruction_error`` (n,). ``seconds``, when
-        given, collects the seconds of each step by stage name."""
+        (n, 2), ``cluster`` (n,), ``anomaly_score`` (n,), ``reconstruction_error`` (n,), and what finding
+        duplicates needs (``core.similar.duplicates.describe``; ``digests`` (n, 16) as the images were
+        decoded). ``seconds``, when given, collects the seconds of each step by stage name."""
         import time
 
         seconds = {} if seconds is None else seconds
@@ -94,6 +103,9 @@ class FittedPipeline:
         seconds["anomaly"] = seconds.get("anomaly", 0.0) + time.perf_counter() - start
         features["reconstruction_error"] = features.pop("squared_error")
         features.pop("cross_entropy")
+        start = time.perf_counter()
+        features.update(describe(self.appearance, images, digests))
+        seconds["duplicates"] = seconds.get("duplicates", 0.0) + time.perf_counter() - start
         return features
 
     def _model(self):
@@ -190,13 +202,16 @@ def run_pipeline(config: RunConfig, train_set: ImageSet | None = None, analysis_
                 fitted.model.save(model_path)
                 fitted.model_path = model_path
             outputs = apply_everywhere(fitted, analysis_set, sample, sample_outputs, progress, engine)
+    with progress.run_stage("duplicates"):
+        duplicates = find_duplicates({name: outputs.pop(name) for name in DESCRIBED}, fitted.appearance,
+                                     lambda positions: analysis_set.read(positions).images, analysis_set.image_shape)
     with progress.run_stage("compare"):
         comparison, pixel_manifold = comparison_stage(config, fitted, analysed_sample, sample, sample_outputs,
                                                       reference,
                                                       baselines=baselines, fingerprint=baselines_fingerprint(
                                                           baselines, analysis_set, train_set, same_set))
     result = assemble(config, fitted.model, analysis_set, train_set, sample, outputs, comparison, pixel_manifold,
-                      progress.seconds)
+                      progress.seconds, duplicates=duplicates)
     result.metrics["memory"] = {"peak_rss_mb": peak_rss_mb(),
                                 "worker_peak_rss_mb": engine.worker_peak_rss_mb() if engine is not None else []}
     return result
@@ -205,7 +220,8 @@ def run_pipeline(config: RunConfig, train_set: ImageSet | None = None, analysis_
 def fit_pipeline(config: RunConfig, train_images: ImageSet, analysed: ImageSet, same_set: bool,
                  progress: Progress, callbacks=None) -> tuple[FittedPipeline, dict, dict]:
     """Fit every stage on the samples. Returns the fitted pipeline, the analysed sample's results
-    (the same columns as :meth:`FittedPipeline.apply`, plus ``cross_entropy``), and the features of
+    (the same columns as :meth:`FittedPipeline.apply`, plus ``cross_entropy``; the duplicates'
+    appearance is fitted and the sample described in the ``duplicates`` stage), and the features of
     the training images the scorer was fitted on: the same dict when they are the analysed ones,
     else those of a seeded ``MAX_REFERENCE`` of the training images (the rows the scorers measure
     new images against anyway)."""
@@ -239,8 +255,11 @@ def fit_pipeline(config: RunConfig, train_images: ImageSet, analysed: ImageSet, 
     outputs["reconstruction_error"] = outputs["squared_error"]
     if not same_set:
         reference["pixels"] = flat(train_images.images[trained])
-    return (FittedPipeline(model, manifold, flat_map, clusterer, scorer, clusterer_name, method.scorer), outputs,
-            reference)
+    with progress.run_stage("duplicates"):  # the sample described now, the other images in their apply chunks
+        appearance = Appearance(seed=config.seed).fit(analysed.images)
+        outputs.update(describe(appearance, analysed.images, analysed.digests))
+    return (FittedPipeline(model, manifold, flat_map, clusterer, scorer, clusterer_name, method.scorer,
+                           appearance=appearance), outputs, reference)
 
 
 def fit_embeddings(latent: np.ndarray, seed: int):

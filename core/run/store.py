@@ -152,8 +152,7 @@ class RunStore:
                                                         "run, at its own k").to_dict()
         return RunResult(config=config, model=None, table=table, latent=stored.latent, manifold=stored.manifold,
                          sample=stored.sample, comparison=comparison, pixel_manifold=stored.pixel_manifold,
-                         representation=stored.representation,
-                         metrics=metrics)
+                         representation=stored.representation, metrics=metrics, duplicates=stored.duplicates)
 
     def load_model(self, key: str):
         """The fitted autoencoder of a stored run, with its training history."""
