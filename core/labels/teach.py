@@ -258,6 +258,41 @@ def teach_folder(run_dir, out_dir, labels_path=None, n_suggest: int = SUGGESTION
     return teaching
 
 
+ROUNDS_FILE = "rounds.json"
+
+
+def record_round(out_dir, metrics: dict) -> list[dict]:
+    """Add a round's ``metrics`` (labels taught, labeller, accuracy where the data has true labels)
+    to ``out_dir``'s rounds.json, the app's accuracy-against-labels chart; returns every round so far."""
+    path = Path(out_dir) / ROUNDS_FILE
+    try:
+        rounds = json.loads(path.read_text())
+    except (OSError, ValueError):
+        rounds = []
+    rounds.append({"n_taught": metrics["n_taught"], "labeller": metrics.get("labeller"),
+                   "accuracy": metrics.get("accuracy"), "accuracy_untaught": metrics.get("accuracy_untaught"),
+                   "seconds": metrics["seconds"]["total"]})
+    write_text(path, json.dumps(rounds, indent=1))
+    return rounds
+
+
+def read_round(out_dir) -> tuple[pd.DataFrame | None, pd.DataFrame | None, list[dict]]:
+    """The last round written into ``out_dir``: (predictions or None, suggestions or None, rounds so far)."""
+    out = Path(out_dir)
+
+    def table(name: str) -> pd.DataFrame | None:
+        try:
+            return pd.read_csv(out / name, dtype={"id": str, "predicted_label": str}, keep_default_na=False)
+        except (OSError, ValueError, pd.errors.ParserError):
+            return None
+
+    try:
+        rounds = json.loads((out / ROUNDS_FILE).read_text())
+    except (OSError, ValueError):
+        rounds = []
+    return table("predictions.csv"), table("suggestions.csv"), rounds
+
+
 def _pixel_reader(run):
     """A function reading the run's analysed images as (N, H*W*C) pixels from its data source."""
 
