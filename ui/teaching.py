@@ -78,7 +78,8 @@ def _predictions(key: str, folder, book, result, predictions, last: dict) -> Non
     colour = st.radio("Colour the map by", COLOURS, horizontal=True, key=keys.TEACH_COLOUR)
     table = result.table.assign(**{COLOURS[0]: predictions["predicted_label"].to_numpy(),
                                    COLOURS[1]: predictions["confidence"].to_numpy()})
-    st.plotly_chart(figures.latent_map(table, colour, f"Predicted labels ({colour})", categorical=colour == COLOURS[0]),
+    st.plotly_chart(figures.latent_map(table, colour, "Predicted label of every image" if colour == COLOURS[0]
+                                        else "Confidence of each predicted label", categorical=colour == COLOURS[0]),
                     width="stretch", key="teach-map")
     threshold = st.slider("Accept predictions above a confidence", 0.5, 1.0, 0.9, 0.01, key=keys.TEACH_ACCEPT)
     open_ = (predictions["taught"].to_numpy() == 0) & (book.sources != "manual")
@@ -89,7 +90,7 @@ def _predictions(key: str, folder, book, result, predictions, last: dict) -> Non
         before = book.copy()
         changed = book.accept_predictions(chosen, predictions["predicted_label"].to_numpy()[chosen])
         labelling.save_change(key, folder, before, book,
-                              f"Accepted {labelling.n_images(changed)} predictions above {threshold:.2f}.")
+                              f"Accepted {changed:,} predictions above {threshold:.2f}.")
         st.rerun()
 
 
@@ -106,8 +107,7 @@ def _label_next(key: str, folder, book, bundle, suggestions, round_number: int, 
         before = book.copy()
         for label in set(picked.values()):
             book.assign([index for index, given in picked.items() if given == label], label)
-        labelling.save_change(key, folder, before, book, f"Labelled {labelling.n_images(len(picked))} suggested; "
-                              "teaching again.")
+        labelling.save_change(key, folder, before, book, f"Labelled {len(picked):,} suggested images; teaching again.")
         start(key, folder, seed)
         st.rerun()
     shown = np.asarray([i for i in suggestions["index"].to_numpy() if book.sources[i] != "manual"], dtype=np.int64)
