@@ -214,17 +214,23 @@ def cluster_only_labels(book: LabelBook, clusters: np.ndarray, n_clusters: int) 
 
 # --- files -----------------------------------------------------------------------------------------
 
-def read_csv(data: bytes | str, ids: np.ndarray) -> LabelBook:
-    """A LabelBook from ``labels.csv`` content for images with ``ids``. Raises UserInputError with one
-    line saying what is wrong: other columns, unknown sources, rows for other images."""
+def read_text_table(data: bytes | str, name: str = "labels.csv") -> pd.DataFrame:
+    """CSV ``data`` (at most ``MAX_IMPORT_BYTES``) with every cell read as text (an id ``7`` stays
+    ``7``, an empty cell ``""``). Raises UserInputError naming the file ``name`` when unreadable."""
     if isinstance(data, str):
         data = data.encode()
     if len(data) > MAX_IMPORT_BYTES:
-        raise UserInputError(f"labels.csv is larger than {MAX_IMPORT_BYTES // 2**20} MB")
+        raise UserInputError(f"{name} is larger than {MAX_IMPORT_BYTES // 2**20} MB")
     try:
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+        return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
-        raise UserInputError(f"labels.csv is not a readable CSV file ({error})") from None
+        raise UserInputError(f"{name} is not a readable CSV file ({error})") from None
+
+
+def read_csv(data: bytes | str, ids: np.ndarray) -> LabelBook:
+    """A LabelBook from ``labels.csv`` content for images with ``ids``. Raises UserInputError with one
+    line saying what is wrong: other columns, unknown sources, rows for other images."""
+    frame = read_text_table(data)
     if list(frame.columns) != LABEL_COLUMNS:
         raise UserInputError(f"labels.csv needs the columns {','.join(LABEL_COLUMNS)}; "
                              f"it has {','.join(map(str, frame.columns)) or 'none'}")

@@ -15,7 +15,6 @@ and ``metrics.json`` into its output folder.
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ import pandas as pd
 
 from core.errors import UserInputError
 from core.files import write_atomically, write_text
-from core.labels.book import ANOMALY, DUPLICATE, MAX_IMPORT_BYTES, PREDICTED, SOURCES
+from core.labels.book import ANOMALY, DUPLICATE, PREDICTED, SOURCES, read_text_table
 from core.labels.suggest import first_suggestions, uncertain_suggestions
 from core.methods.labellers import UNLABELLED
 from core.methods.registry import LABELLERS, LOGISTIC_ON_REPRESENTATION, SPREADING_IN_MANIFOLD, stack_inputs
@@ -66,12 +65,7 @@ def read_labels(data: bytes, ids: np.ndarray, name: str = "the labels file") -> 
     """The labels that teach in CSV ``data`` (columns ``id`` and ``label`` at least, optionally
     ``source``: labels.csv fits), for the images with (N,) ``ids``. Raises UserInputError with one
     line that names the problem and the first offending row (row 2 is the first after the header)."""
-    if len(data) > MAX_IMPORT_BYTES:
-        raise UserInputError(f"{name} is larger than {MAX_IMPORT_BYTES // 2**20} MB")
-    try:
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
-        raise UserInputError(f"{name} is not a readable CSV file ({error})") from None
+    frame = read_text_table(data, name)
     missing = [column for column in ("id", "label") if column not in frame.columns]
     if missing:
         raise UserInputError(f"{name} needs the columns id and label; it has "

@@ -178,17 +178,18 @@ SCORERS = {entry.name: entry for entry in [
 ]}
 
 
+LOGISTIC_ON_REPRESENTATION = "logistic regression on representation"
+LOGISTIC_ON_LATENT = "logistic regression on latent"
+SPREADING_IN_MANIFOLD = "label spreading in manifold"
+NEIGHBOUR_VOTE = "nearest-neighbour vote in latent"
+SELF_TRAINED_CNN = "self-trained CNN"  # the labellers' names
+
+
 def _self_trained_labeller(settings: MethodSettings) -> SelfTrainedLabeller:
     if settings.image_shape is None:
         raise ValueError("self-training needs the images' shape")
     return SelfTrainedLabeller(settings.image_shape, seed=settings.seed)
 
-
-LOGISTIC_ON_REPRESENTATION = "logistic regression on representation"
-LOGISTIC_ON_LATENT = "logistic regression on latent"
-SPREADING_IN_MANIFOLD = "label spreading in manifold"
-NEIGHBOUR_VOTE = "nearest-neighbour vote in latent"
-SELF_TRAINED_CNN = "self-trained CNN"
 
 LABELLERS = {entry.name: entry for entry in [
     Entry(LABEL, LOGISTIC_ON_REPRESENTATION, "linear, representation", ("representation",),
