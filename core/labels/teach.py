@@ -28,7 +28,7 @@ from core.files import write_atomically, write_text
 from core.labels.book import ANOMALY, DUPLICATE, PREDICTED, SOURCES, read_text_table
 from core.labels.suggest import first_suggestions, uncertain_suggestions
 from core.methods.labellers import UNLABELLED
-from core.methods.registry import LABELLERS, LOGISTIC_ON_REPRESENTATION, SPREADING_IN_MANIFOLD, stack_inputs
+from core.methods.registry import CLUSTERS_AND_SPREADING, LABELLERS, LOGISTIC_ON_REPRESENTATION, stack_inputs
 
 CLUSTER_WEIGHT = 0.1  # how much a cluster-given name counts against a label a person chose
 NOT_TAUGHT = (ANOMALY, DUPLICATE)  # labels that say an image is odd, not what it shows
@@ -100,8 +100,8 @@ def read_labels(data: bytes, ids: np.ndarray, name: str = "the labels file") -> 
 def default_labeller(has_representation: bool) -> str:
     """The labeller a round uses: the most accurate within a round's time on each kind of data
     (bench/teach.py): a logistic regression on the representation where the run stores one
-    (photos), else label spreading in the clustering manifold."""
-    return LOGISTIC_ON_REPRESENTATION if has_representation else SPREADING_IN_MANIFOLD
+    (photos), else the run's clusters named by the labels, mended by label spreading in the manifold."""
+    return LOGISTIC_ON_REPRESENTATION if has_representation else CLUSTERS_AND_SPREADING
 
 
 @dataclass
@@ -134,7 +134,7 @@ def teach(run, taught: TaughtLabels, n_suggest: int = SUGGESTIONS, seed: int = 0
     n = len(table)
     is_taught = np.zeros(n, dtype=bool)
     is_taught[taught.positions] = True
-    features = {"latent": run.latent, "manifold": run.manifold}
+    features = {"latent": run.latent, "manifold": run.manifold, "cluster": table["cluster"].to_numpy()}
     if run.representation is not None:
         features["representation"] = run.representation
     truth = table["label"].astype(str).to_numpy() if "label" in table.columns else None

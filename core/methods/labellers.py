@@ -114,14 +114,50 @@ class SpreadingLabeller(_Labeller):
         scores = given.copy()
         for _ in range(self.max_iter):
             scores = self.alpha * (spread @ scores) + (1 - self.alpha) * given
-        self.fit_X_ = X
-        return self._fitted(_normalised(scores))
+        self.fit_X_, self.spread_ = X, _normalised(scores)
+        return self._fitted(self.spread_)
 
     def predict_proba(self, X) -> np.ndarray:
         check_fitted(self, "fit_X_")
         _, indices = neighbor_index(self.fit_X_, min(self.n_neighbors, len(self.fit_X_))).kneighbors(
             np.asarray(X, dtype=np.float32))
-        return self.label_distributions_[indices].mean(axis=1)
+        return self.spread_[indices].mean(axis=1)
+
+
+class ClusterAndSpreadingLabeller(SpreadingLabeller):
+    """Label spreading (:class:`SpreadingLabeller`) on X's columns but the last, averaged with the
+    shares of the labels among the labelled images of each row's cluster (X's last column: the run's
+    clusters, integers), ``cluster_share`` of the one to ``1 - cluster_share`` of the other; a row
+    whose cluster holds no labelled image keeps the spreading's answer alone. Where the clusters are
+    good (the self-trained clusterer's), a few labels name them and the spreading mends their borders.
+
+    Attributes after ``fit``: ``cluster_distributions_`` (clusters, classes) each cluster's label
+    shares (zeros where none is labelled), ``spread_`` (N, classes), and the spreading's others."""
+
+    def __init__(self, cluster_share=0.5, n_neighbors=10, alpha=0.99, max_iter=100, precomputed_knn=None):
+        super().__init__(n_neighbors, alpha, max_iter, precomputed_knn)
+        self.cluster_share = cluster_share
+
+    def fit(self, X, y, sample_weight=None):
+        X = np.asarray(X, dtype=np.float32)
+        clusters = X[:, -1].astype(np.int64)
+        super().fit(X[:, :-1], y, sample_weight)
+        labelled, codes, weights = self._targets(y, sample_weight)
+        counts = np.zeros((int(clusters.max()) + 1, len(self.classes_)))
+        np.add.at(counts, (clusters[labelled], codes), weights)
+        totals = counts.sum(axis=1, keepdims=True)
+        self.cluster_distributions_ = np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0), 0.0)
+        return self._fitted(self._mixed(self.spread_, clusters))
+
+    def _mixed(self, spread: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+        known = np.clip(clusters, 0, len(self.cluster_distributions_) - 1)
+        named = (clusters < len(self.cluster_distributions_)) & (self.cluster_distributions_[known].sum(axis=1) > 0)
+        mixed = self.cluster_share * self.cluster_distributions_[known] + (1 - self.cluster_share) * spread
+        return np.where(named[:, None], mixed, spread)
+
+    def predict_proba(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        return self._mixed(super().predict_proba(X[:, :-1]), X[:, -1].astype(np.int64))
 
 
 class NeighbourVoteLabeller(_Labeller):

@@ -9,7 +9,8 @@ copy of its name.
 
 ``X`` is the column stack of the features an entry names in ``inputs`` (:func:`stack_inputs`):
 ``latent`` (N, d), ``manifold`` (N, m), ``pixels`` (N, H*W*C), ``pixel_manifold`` (N, m),
-``cross_entropy`` (N,), ``squared_error`` (N,) and ``representation`` (N, r), where the run stores one.
+``cross_entropy`` (N,), ``squared_error`` (N,), ``representation`` (N, r), where the run stores one,
+and ``cluster`` (N,) the run's clusters (for labellers).
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ import numpy as np
 
 from core.methods.clusterers import KMeansClusterer, MixtureClusterer, SelfLabelledClusterer, SelfTrainedClusterer
 from core.methods.consensus import ConsensusClusterer
-from core.methods.labellers import LinearLabeller, NeighbourVoteLabeller, SelfTrainedLabeller, SpreadingLabeller
+from core.methods.labellers import (
+    ClusterAndSpreadingLabeller,
+    LinearLabeller,
+    NeighbourVoteLabeller,
+    SelfTrainedLabeller,
+    SpreadingLabeller,
+)
 from core.methods.scorers import ColumnScorer, IsolationForestScorer, KnnDistanceScorer, LatentAndReconstructionScorer
 
 CLUSTER, SCORE, LABEL = "cluster", "score", "label"  # the kinds of entry, and the prefixes of their columns
@@ -181,6 +188,7 @@ SCORERS = {entry.name: entry for entry in [
 LOGISTIC_ON_REPRESENTATION = "logistic regression on representation"
 LOGISTIC_ON_LATENT = "logistic regression on latent"
 SPREADING_IN_MANIFOLD = "label spreading in manifold"
+CLUSTERS_AND_SPREADING = "clusters + label spreading"
 NEIGHBOUR_VOTE = "nearest-neighbour vote in latent"
 SELF_TRAINED_CNN = "self-trained CNN"  # the labellers' names
 
@@ -198,6 +206,10 @@ LABELLERS = {entry.name: entry for entry in [
           "a user's vectors), trained on the labelled images"),
     Entry(LABEL, LOGISTIC_ON_LATENT, "linear, latent", ("latent",), lambda settings: LinearLabeller(seed=settings.seed),
           "a logistic regression on the latent vectors, trained on the labelled images"),
+    Entry(LABEL, CLUSTERS_AND_SPREADING, "clusters + spreading", ("manifold", "cluster"),
+          lambda settings: ClusterAndSpreadingLabeller(),
+          "half each image's cluster's share of each label among its labelled images, half label spreading in "
+          "the manifold (the spreading alone where a cluster holds no labelled image)"),
     Entry(LABEL, SPREADING_IN_MANIFOLD, "spreading, manifold", ("manifold",), lambda settings: SpreadingLabeller(),
           "label spreading over the graph of each image's 10 nearest images in the 10-D clustering manifold"),
     Entry(LABEL, NEIGHBOUR_VOTE, "kNN vote, latent", ("latent",), lambda settings: NeighbourVoteLabeller(),
