@@ -12,7 +12,7 @@ import pytest
 
 from core.labels.teach import PREDICTION_COLUMNS
 from core.methods.labellers import UNLABELLED
-from core.methods.registry import LABELLERS, SELF_TRAINED_CNN, MethodSettings
+from core.methods.registry import CLUSTERS_AND_SPREADING, LABELLERS, SELF_TRAINED_CNN, MethodSettings, stack_inputs
 from core.run.folder import read_run
 from tests.conftest import ROOT
 
@@ -129,11 +129,13 @@ def test_labellers_fit_with_unlabelled_rows_and_predict_alike_in_batches(digits_
     y = np.full(len(truth), UNLABELLED)
     taught = np.random.default_rng(1).choice(len(truth), 60, replace=False)
     y[taught] = truth[taught]
-    features = {"latent": run.latent, "manifold": run.manifold}
+    features = {"latent": run.latent, "manifold": run.manifold, "cluster": run.table["cluster"].to_numpy(),
+                "representation": run.pixel_manifold}  # digits store none: any (N, r) features stand in
+    tested = []
     for entry in LABELLERS.values():
         if not all(name in features for name in entry.inputs):
             continue
-        X = np.hstack([features[name] for name in entry.inputs])
+        X = stack_inputs(entry, features)
         labeller = entry.make(seed=0).fit(X, y)
         assert list(labeller.classes_) == sorted(set(truth[taught]))
         assert labeller.label_distributions_.shape == (len(truth), len(labeller.classes_))
@@ -143,6 +145,8 @@ def test_labellers_fit_with_unlabelled_rows_and_predict_alike_in_batches(digits_
         np.testing.assert_allclose(np.vstack([labeller.predict_proba(X[s:min(s + 70, 300)]) for s in range(0, 300, 70)]), whole,
                                    atol=1e-6, err_msg=entry.name)
         assert (labeller.predict(X[:300]) == labeller.classes_[whole.argmax(axis=1)]).all()
+        tested.append(entry.name)
+    assert CLUSTERS_AND_SPREADING in tested and len(tested) == len(LABELLERS) - 1  # the CNN: below
     with pytest.raises(ValueError, match="two distinct labels"):
         LABELLERS[SELF_TRAINED_CNN].factory(MethodSettings(seed=0, image_shape=(8, 8, 1))).fit(
             np.zeros((10, 64)), np.where(np.arange(10) < 3, 1, UNLABELLED))
