@@ -110,7 +110,7 @@ class SpreadingLabeller(_Labeller):
         inverse_root = 1.0 / np.sqrt(np.maximum(np.asarray(graph.sum(axis=1)).ravel(), 1e-12))
         spread = sparse.diags(inverse_root) @ graph @ sparse.diags(inverse_root)
         given = np.zeros((n, len(self.classes_)))
-        given[labelled, codes] = weights
+        given[labelled, codes] = weights / np.bincount(codes, weights, len(self.classes_))[codes]  # each class alike
         scores = given.copy()
         for _ in range(self.max_iter):
             scores = self.alpha * (spread @ scores) + (1 - self.alpha) * given
