@@ -56,6 +56,8 @@ def test_labels_page_teaches_a_round_on_digits(tmp_path):
         assert page.locator('[class*="st-key-teach-next-2-"][class*="-new"] input').count() > 0  # new suggestions
         page.get_by_text("Let it label the rest").first.evaluate("node => node.scrollIntoView()")
         screenshot(page, tmp_path, "labels_teach", full_page=False)
+        page.get_by_text("Label these next").first.evaluate("node => node.scrollIntoView()")
+        screenshot(page, tmp_path, "labels_teach_next", full_page=False)
 
         accept = page.get_by_role("button", name=re.compile(r"^Accept [\d,]+ predictions$"))
         accepting = int(re.search(r"Accept ([\d,]+)", single(accept).inner_text()).group(1).replace(",", ""))
