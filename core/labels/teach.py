@@ -28,7 +28,13 @@ from core.files import write_atomically, write_text
 from core.labels.book import ANOMALY, DUPLICATE, PREDICTED, SOURCES, read_text_table
 from core.labels.suggest import first_suggestions, uncertain_suggestions
 from core.methods.labellers import UNLABELLED
-from core.methods.registry import CLUSTERS_AND_SPREADING, LABELLERS, LOGISTIC_ON_REPRESENTATION, stack_inputs
+from core.methods.registry import (
+    CLUSTERS_AND_SPREADING,
+    LABELLERS,
+    LOGISTIC_ON_REPRESENTATION,
+    SPREADING_IN_MANIFOLD,
+    stack_inputs,
+)
 
 CLUSTER_WEIGHT = 0.1  # how much a cluster-given name counts against a label a person chose
 NOT_TAUGHT = (ANOMALY, DUPLICATE)  # labels that say an image is odd, not what it shows
@@ -99,8 +105,17 @@ def read_labels(data: bytes, ids: np.ndarray, name: str = "the labels file") -> 
 
 def default_labeller(has_representation: bool) -> str:
     """The labeller a round uses: the most accurate within a round's time on each kind of data
-    (bench/teach.py): a logistic regression on the representation where the run stores one
-    (photos), else the run's clusters named by the labels, mended by label spreading in the manifold."""
+    (bench/teach.py, docs/benchmarks.md issue 20): where the run stores a representation (photos),
+    label spreading in the clustering manifold (the photos' clusters are right for too few images
+    to be named); else the run's clusters named by the labels, mended by label spreading."""
+    return SPREADING_IN_MANIFOLD if has_representation else CLUSTERS_AND_SPREADING
+
+
+def suggesting_labeller(has_representation: bool) -> str:
+    """The labeller whose uncertainty chooses the images to label next, when the default predicts:
+    on photos (a representation), the logistic regression on it, whose doubts make better questions
+    for the spreading than the spreading's own (bench/teach.py: 0.392 against 0.354 after 200
+    labels); else the predicting labeller itself."""
     return LOGISTIC_ON_REPRESENTATION if has_representation else CLUSTERS_AND_SPREADING
 
 
@@ -180,6 +195,10 @@ def teach(run, taught: TaughtLabels, n_suggest: int = SUGGESTIONS, seed: int = 0
                             (compare == "all" or entry.name == name or not entry.base)]  # base: trains a network
                 metrics["comparison"] = {"labelling": sorted(rows, key=lambda row: -(row["accuracy"] or 0.0))}
         with progress.run_stage("suggest"):
+            asking = suggesting_labeller(run.representation is not None) if labeller is None else None
+            if asking is not None and asking != name:
+                distributions = LABELLERS[asking].make(seed=seed).fit(inputs.of(LABELLERS[asking]), y,
+                                                                      sample_weight=weights).label_distributions_
             suggested = uncertain_suggestions(distributions, run.manifold, is_taught, n_suggest, seed=seed)
     suggestions = pd.DataFrame({"index": table["index"].to_numpy()[suggested],
                                 "id": table["id"].astype(str).to_numpy()[suggested]})
