@@ -4,7 +4,8 @@ The app trains in a worker process (:class:`RunQueue`, running ``python -m core.
 in the server's own: the server stays responsive, Keras' process-wide state is the worker's alone,
 and a run's progress reaches the pages through ``progress.json`` in its folder. Runs take turns in
 that one worker (several at once would share 2 cores and the memory), and two sessions asking for
-the same run share its :class:`TrainingJob`.
+the same run share its :class:`TrainingJob`. The Labels page's rounds of teaching
+(:class:`TeachingJob`) take their turns in the same worker, which keeps its imports warm for them.
 """
 
 from __future__ import annotations
