@@ -1,17 +1,19 @@
-"""The command line: python -m core run --data SPEC --out DIR [options], and
-python -m core similar --run DIR --image FILE [--top K].
+"""The command line: python -m core run --data SPEC --out DIR [options], python -m core similar
+--run DIR --image FILE [--top K], and python -m core teach --run DIR --out DIR2 [options].
 
-Trains an autoencoder on the images, clusters their latent vectors, ranks the odd ones, finds exact
-and near copies and compares every clusterer and anomaly score side by side; writes a run folder
-DIR (results.csv, results.parquet, metrics.json, model.keras, ...) and prints a summary. `similar`
-prints the run's images most like an image file as CSV. Progress goes to stderr; bad input exits
-with status 2 and one line.
+``run`` trains an autoencoder on the images, clusters their latent vectors, ranks the odd ones,
+finds exact and near copies and compares every clusterer and anomaly score side by side; writes a
+run folder DIR (results.csv, results.parquet, metrics.json, model.keras, ...) and prints a summary.
+``similar`` prints the run's images most like an image file as CSV. ``teach`` labels the rest of a
+run's images from a few labels and says which to label next. Progress goes to stderr; bad input
+exits with status 2 and one line.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -72,12 +74,39 @@ def build_parser() -> argparse.ArgumentParser:
     similar.add_argument("--image", required=True, metavar="FILE", help="an image file (PNG, JPEG, ...)")
     similar.add_argument("--top", type=int, default=10, metavar="K", help="how many images (default 10)")
     similar.add_argument("--traceback", action="store_true", help="show the full traceback of unexpected errors")
+    _add_teach(commands)
     return parser
+
+
+def _add_teach(commands) -> None:
+    from core.labels.teach import SUGGESTIONS
+
+    teach = commands.add_parser(
+        "teach", help="label the rest of a run's images from a few labels; say which to label next",
+        description="Fit a labeller on the labels in FILE over the run in DIR (nothing else is trained again), "
+                    "predict a label and a confidence for every image and choose the images to label next; "
+                    "write DIR2/suggestions.csv, DIR2/predictions.csv (with two labels or more) and DIR2/metrics.json.")
+    teach.add_argument("--run", required=True, metavar="DIR", help="a run folder (python -m core run --out DIR, "
+                                                                   "or the app's runs/<key>/)")
+    teach.add_argument("--out", required=True, metavar="DIR2", help="the folder to write (created if needed)")
+    teach.add_argument("--labels", metavar="FILE", help="a CSV with the columns id and label at least (the Labels "
+                                                        "page's labels.csv fits); rows with an empty label are ignored")
+    teach.add_argument("--suggest", type=int, default=SUGGESTIONS, metavar="N",
+                       help=f"how many images to suggest labelling next (default {SUGGESTIONS})")
+    teach.add_argument("--seed", type=int, default=0, help="seed for every random step (default 0)")
+    teach.add_argument("--labeller", metavar="NAME", help="the labeller that predicts (default: the best measured "
+                                                          "for the run's kind of data)")
+    teach.add_argument("--compare", choices=("quick", "all", "none"), default="quick",
+                       help="labellers compared when the data has true labels: those that train no network "
+                            "(quick, the default), all (with the CNN: minutes), or none")
+    teach.add_argument("--traceback", action="store_true", help="show the full traceback of unexpected errors")
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "teach":
+            return _teach(args)
         return _similar(args) if args.command == "similar" else _run(args)
     except UserInputError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -125,6 +154,28 @@ def _run(args) -> int:
             engine.close()
     print(format_summary(result.metrics))
     print(f"wrote {out / 'results.csv'}, results.parquet, metrics.json and model.keras")
+    return 0
+
+
+def _teach(args) -> int:
+    import warnings
+
+    from core.labels.teach import teach_folder
+
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    teaching = teach_folder(args.run, args.out, args.labels, args.suggest, args.seed, args.labeller, args.compare)
+    if teaching.note:
+        print(teaching.note, file=sys.stderr)
+    metrics = teaching.metrics
+    done = f"taught {metrics['n_taught']:,} images, {metrics['n_labels']} labels"
+    if "labeller" in metrics:
+        done += f"; {metrics['labeller']}"
+    if metrics.get("accuracy") is not None:
+        done += f": accuracy {metrics['accuracy']:.3f} (untaught images {metrics['accuracy_untaught']:.3f})"
+    print(f"{done}; {metrics['seconds']['total']:.1f} s")
+    written = ["suggestions.csv", *(["predictions.csv"] if teaching.predictions is not None else []), "metrics.json"]
+    print(f"wrote {', '.join(str(Path(args.out) / name) for name in written)}")
     return 0
 
 

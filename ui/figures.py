@@ -179,6 +179,17 @@ def method_bars(frame: pd.DataFrame, value: str, title: str, highlight: str | No
     return _layout(figure, title, height=max(220, 40 * len(frame) + 90))
 
 
+def accuracy_by_labels(labels: list[int], series: dict[str, list[float | None]], title: str) -> go.Figure:
+    """Accuracy (0 to 1) against the number of labels taught, one line with markers per entry of
+    ``series`` (name -> one value per entry of ``labels``; None where unknown), round by round."""
+    figure = go.Figure()
+    for name, values in series.items():
+        figure.add_trace(go.Scatter(x=labels, y=values, mode="lines+markers", name=name))
+    figure.update_xaxes(title="labels taught", rangemode="tozero")
+    figure.update_yaxes(title="accuracy", range=[0, 1.02], tickformat=".0%")
+    return _layout(figure, title, height=320)
+
+
 def error_map(error: np.ndarray) -> go.Figure:
     """Per-pixel reconstruction error (H, W), 0 = drawn exactly, as a heat map with its scale: zero is
     white (nothing wrong there), larger errors darker."""

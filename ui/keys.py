@@ -38,6 +38,9 @@ CLI_RUN_FOLDER = "cli-run-folder"
 LABELS_TARGET = "labels-target"
 LABELS_NEW = "labels-new"
 LABELS_UPLOAD = "labels-upload"
+TEACHING = "teaching"  # {run key: the TeachingJob of its last round asked in this session}
+TEACH_COLOUR = "teach-colour"  # the teaching map's colour: predicted label or confidence
+TEACH_ACCEPT = "teach-accept"  # the confidence above which predictions are accepted
 
 
 def method_key(preset: str) -> str:

@@ -1,4 +1,5 @@
-"""Labels: name the clusters, fix single images, follow progress, export and import labels.csv."""
+"""Labels: name the clusters, fix single images, let it label the rest, follow progress, export and import
+labels.csv."""
 
 import numpy as np
 import pandas as pd
@@ -6,7 +7,7 @@ import streamlit as st
 
 from core import labels
 from core.evaluation import distance_to_cluster_mean
-from ui import cached, detail, figures, filters, gallery, keys, labelling, mapview, state
+from ui import cached, detail, figures, filters, gallery, keys, labelling, mapview, state, teaching
 from ui.labelling import n_images
 
 NO_LABEL = "(no label)"
@@ -140,10 +141,12 @@ if truth is not None:
         matrix = pd.crosstab(pd.Series(given[compared], name="label here"), pd.Series(truth[compared], name="true"))
         st.plotly_chart(figures.heatmap(matrix, "Labels made here against the true labels"), width="stretch")
 
-st.subheader("3. Export, or continue later")
+teaching.section(key, folder, book, result, bundle, config.seed, truth)
+
+st.subheader("4. Export, or continue later")
 st.download_button("Download labels.csv", book.to_csv(), "labels.csv", "text/csv", icon=":material/table:",
                    disabled=progress["labelled"] == 0, on_click="ignore")
 st.caption("Columns index, id, label, source: id is the file name for zip or folder data, else the index; source is "
-           "cluster or manual. Labels are saved with the run as you go and come back after a restart.")
+           "cluster, manual or predicted (an accepted prediction). Labels are saved with the run as you go.")
 st.file_uploader("Continue from a labels.csv", type=["csv"], key=keys.LABELS_UPLOAD, on_change=labelling.import_file,
                  args=(key, folder, ids), help="Labels you set by hand here are kept unless you choose otherwise.")

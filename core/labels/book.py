@@ -1,8 +1,9 @@
 """Labels a person makes for the analysed images of a run: name clusters, fix single images.
 
 A :class:`LabelBook` holds one label per image (``""`` = none yet) and where it came from:
-``"cluster"`` (the image took its cluster's name) or ``"manual"`` (a person chose or confirmed it).
-Naming a cluster never overwrites a manual label. Marking an image as an anomaly gives it the
+``"cluster"`` (the image took its cluster's name), ``"manual"`` (a person chose or confirmed it) or
+``"predicted"`` (a labeller's guess a person accepted, ``core.labels.teach``: it never teaches).
+Naming a cluster or accepting predictions never overwrites a manual label. Marking an image as an anomaly gives it the
 reserved label ``ANOMALY``; marking it as not an anomaly gives it its cluster's name, confirmed.
 Marking an image as a copy to drop (the Duplicates page's "keep one, mark the rest") gives it the
 reserved label ``DUPLICATE``.
@@ -25,9 +26,10 @@ from core.errors import UserInputError
 from core.files import write_atomically
 
 LABEL_COLUMNS = ["index", "id", "label", "source"]
-SOURCES = ("cluster", "manual")
+SOURCES = ("cluster", "manual", "predicted")
+PREDICTED = "predicted"
 ANOMALY = "anomaly"
-DUPLICATE = "duplicate"
+DUPLICATE = "duplicate"  # a copy of another image (issue 21); like ANOMALY, it never teaches a labeller
 RESERVED = (ANOMALY, DUPLICATE)  # labels that say what is wrong with an image, not what it shows
 FILE_NAME = "labels.csv"
 MAX_LABEL_LENGTH = 80
@@ -51,7 +53,7 @@ class LabelBook:
     Attributes:
         ids: (N,) str, the images' stable ids (``ImageSet.ids``).
         labels: (N,) object array of str; ``""`` where an image has no label yet.
-        sources: (N,) object array of str: ``"cluster"``, ``"manual"``, or ``""`` without a label.
+        sources: (N,) object array of str: one of ``SOURCES``, or ``""`` without a label.
     """
 
     ids: np.ndarray
@@ -122,6 +124,18 @@ class LabelBook:
         indices = self._checked(indices)
         labelled = indices[self.labels[indices] != ""]
         self.sources[labelled] = "manual"
+
+    def accept_predictions(self, indices, predicted) -> int:
+        """Give the images at ``indices`` their ``predicted`` labels (same length), source
+        ``predicted``, except those labelled by hand. Returns how many images changed."""
+        indices, predicted = np.asarray(indices, dtype=np.int64), np.asarray(predicted, dtype=object)
+        if len(indices) and (indices.min() < 0 or indices.max() >= len(self)):
+            raise UserInputError(f"image index out of range 0..{len(self) - 1}")
+        open_ = self.sources[indices] != "manual"
+        indices, predicted = indices[open_], np.array([clean_label(text) for text in predicted[open_]], dtype=object)
+        changed = int(np.sum((self.labels[indices] != predicted) | (self.sources[indices] != PREDICTED)))
+        self.labels[indices], self.sources[indices] = predicted, np.where(predicted != "", PREDICTED, "")
+        return changed
 
     def mark_anomaly(self, indices) -> None:
         self.assign(indices, ANOMALY)
@@ -200,17 +214,23 @@ def cluster_only_labels(book: LabelBook, clusters: np.ndarray, n_clusters: int) 
 
 # --- files -----------------------------------------------------------------------------------------
 
-def read_csv(data: bytes | str, ids: np.ndarray) -> LabelBook:
-    """A LabelBook from ``labels.csv`` content for images with ``ids``. Raises UserInputError with one
-    line saying what is wrong: other columns, unknown sources, rows for other images."""
+def read_text_table(data: bytes | str, name: str = "labels.csv") -> pd.DataFrame:
+    """CSV ``data`` (at most ``MAX_IMPORT_BYTES``) with every cell read as text (an id ``7`` stays
+    ``7``, an empty cell ``""``). Raises UserInputError naming the file ``name`` when unreadable."""
     if isinstance(data, str):
         data = data.encode()
     if len(data) > MAX_IMPORT_BYTES:
-        raise UserInputError(f"labels.csv is larger than {MAX_IMPORT_BYTES // 2**20} MB")
+        raise UserInputError(f"{name} is larger than {MAX_IMPORT_BYTES // 2**20} MB")
     try:
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+        return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
-        raise UserInputError(f"labels.csv is not a readable CSV file ({error})") from None
+        raise UserInputError(f"{name} is not a readable CSV file ({error})") from None
+
+
+def read_csv(data: bytes | str, ids: np.ndarray) -> LabelBook:
+    """A LabelBook from ``labels.csv`` content for images with ``ids``. Raises UserInputError with one
+    line saying what is wrong: other columns, unknown sources, rows for other images."""
+    frame = read_text_table(data)
     if list(frame.columns) != LABEL_COLUMNS:
         raise UserInputError(f"labels.csv needs the columns {','.join(LABEL_COLUMNS)}; "
                              f"it has {','.join(map(str, frame.columns)) or 'none'}")
@@ -233,8 +253,9 @@ def read_csv(data: bytes | str, ids: np.ndarray) -> LabelBook:
                              f"not '{frame['id'][row]}': the file belongs to other data")
     unknown = ~frame["source"].isin(SOURCES)
     if unknown.any():
-        raise UserInputError(f"labels.csv: source must be {' or '.join(SOURCES)}, "
-                             f"not '{frame['source'][int(np.flatnonzero(unknown)[0])]}'")
+        row = int(np.flatnonzero(unknown)[0])
+        raise UserInputError(f"labels.csv row {row + 2}: source must be {', '.join(SOURCES[:-1])} or {SOURCES[-1]}, "
+                             f"not '{frame['source'][row]}'")
     labels = np.array([clean_label(text) for text in frame["label"]], dtype=object)
     kept = labels != ""
     book.labels[index[kept]] = labels[kept]

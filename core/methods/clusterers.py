@@ -139,22 +139,7 @@ class SelfTrainedClusterer:
         return np.argmax(predict_in_batches(self.network_, images), axis=1).astype(np.int64)
 
     def _network(self, keras):
-        from keras import layers
-
-        photos = self.image_shape[-1] == 3
-        shift = max(0.125 if photos else 0.1, 1.0 / min(self.image_shape[:2]))  # at least a pixel
-        inputs = keras.Input(self.image_shape)
-        x = layers.RandomFlip("horizontal")(inputs) if photos else layers.RandomRotation(0.05, fill_mode="constant")(
-            inputs)
-        x = layers.RandomTranslation(shift, shift, fill_mode="constant")(x)
-        for width in (32, 64) if photos else (16, 32):
-            x = layers.Conv2D(width, 3, activation="relu", padding="same")(x)
-            x = layers.MaxPooling2D(2, padding="same")(x)
-        x = layers.Dense(128, activation="relu")(layers.Flatten()(x))
-        network = keras.Model(inputs, layers.Dense(self.n_clusters, activation="softmax")(x))
-        network.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution=8,
-                        loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.2))
-        return network
+        return image_classifier(keras, self.image_shape, self.n_clusters)
 
     @property
     def criterion(self) -> str:
@@ -222,6 +207,29 @@ class SelfLabelledClusterer:
 
 
 BATCH = 128
+
+
+def image_classifier(keras, image_shape, n_classes: int):
+    """The self-trained clusterer's small CNN, compiled: (H, W, C) images -> ``n_classes``
+    probabilities, under random shifts, small rotations for grey images and mirror images for photos
+    (three channels, which get 32-64 filters against 16-32), trained with label smoothing 0.2. The
+    self-trained labeller (``core.methods.labellers``) trains the same network on a person's labels."""
+    from keras import layers
+
+    photos = image_shape[-1] == 3
+    shift = max(0.125 if photos else 0.1, 1.0 / min(image_shape[:2]))  # at least a pixel
+    inputs = keras.Input(image_shape)
+    x = layers.RandomFlip("horizontal")(inputs) if photos else layers.RandomRotation(0.05, fill_mode="constant")(
+        inputs)
+    x = layers.RandomTranslation(shift, shift, fill_mode="constant")(x)
+    for width in (32, 64) if photos else (16, 32):
+        x = layers.Conv2D(width, 3, activation="relu", padding="same")(x)
+        x = layers.MaxPooling2D(2, padding="same")(x)
+    x = layers.Dense(128, activation="relu")(layers.Flatten()(x))
+    network = keras.Model(inputs, layers.Dense(n_classes, activation="softmax")(x))
+    network.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution=8,
+                    loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.2))
+    return network
 
 
 def neighbour_agreement(labels: np.ndarray, latent: np.ndarray, n_neighbors: int = 10) -> np.ndarray:

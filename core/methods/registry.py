@@ -1,7 +1,8 @@
-"""The registry: every clusterer and anomaly scorer by its name, with what it reads and how to make it.
+"""The registry: every clusterer, anomaly scorer and labeller by its name, with what it reads and how to
+make it.
 
 A method's name is defined once, here, as its entry's ``name``; the comparison's column for it
-(``entry.column``: ``cluster: NAME`` or ``score: NAME``) and the ``method`` of metrics.json's
+(``entry.column``: ``cluster: NAME``, ``score: NAME`` or ``label: NAME``) and the ``method`` of metrics.json's
 comparison rows are derived from it. Code elsewhere refers to a method by the constants below
 (``SELF_TRAINED``, ``KMEANS_ON_LATENT``, ...: one for each name used outside this file), never by a
 copy of its name.
@@ -9,8 +10,9 @@ copy of its name.
 ``X`` is the column stack of the features an entry names in ``inputs`` (:func:`stack_inputs`):
 ``latent`` (N, d), ``manifold`` (N, m), ``pixels`` (N, H*W*C), ``pixel_manifold`` (N, m),
 ``cross_entropy`` (N,), ``squared_error`` (N,), ``representation`` (N, r) (what the network learned
-from, when not the pixels) and ``embeddings`` (N, e) (the vectors a user brought, as given). An
-entry whose inputs a run lacks (:func:`available`) is left out of its comparison.
+from, when not the pixels), ``embeddings`` (N, e) (the vectors a user brought, as given) and
+``cluster`` (N,) the run's clusters (for labellers). An entry whose inputs a run lacks
+(:func:`available`) is left out of its comparison.
 """
 
 from __future__ import annotations
@@ -22,9 +24,16 @@ import numpy as np
 
 from core.methods.clusterers import KMeansClusterer, MixtureClusterer, SelfLabelledClusterer, SelfTrainedClusterer
 from core.methods.consensus import ConsensusClusterer
+from core.methods.labellers import (
+    ClusterAndSpreadingLabeller,
+    LinearLabeller,
+    NeighbourVoteLabeller,
+    SelfTrainedLabeller,
+    SpreadingLabeller,
+)
 from core.methods.scorers import ColumnScorer, IsolationForestScorer, KnnDistanceScorer, LatentAndReconstructionScorer
 
-CLUSTER, SCORE = "cluster", "score"  # the kinds of entry, and the prefixes of their comparison columns
+CLUSTER, SCORE, LABEL = "cluster", "score", "label"  # the kinds of entry, and the prefixes of their columns
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,7 @@ class MethodSettings:
 class Entry:
     """One method in the registry.
 
-    ``kind`` is ``CLUSTER`` or ``SCORE``; ``short`` a name for crowded chart axes; ``inputs`` names
+    ``kind`` is ``CLUSTER``, ``SCORE`` or ``LABEL``; ``short`` a name for crowded chart axes; ``inputs`` names
     the features stacked into its X; ``factory(settings)`` returns an unfitted estimator; ``base``
     names the entry that stands in for it where training a network is out of place (re-clustering
     at another k in the app's server); ``on_representation`` the entry that runs for it when the
@@ -72,7 +81,7 @@ class Entry:
 
     @property
     def column(self) -> str:
-        """Its column in the comparison table: ``cluster: NAME`` or ``score: NAME``."""
+        """Its column in a comparison table: ``cluster: NAME``, ``score: NAME`` or ``label: NAME``."""
         return f"{self.kind}: {self.name}"
 
 
@@ -179,6 +188,41 @@ SCORERS = {entry.name: entry for entry in [
     Entry(SCORE, "kNN distance in latent", "kNN, latent", ("latent",),
           lambda settings: KnnDistanceScorer(contamination=settings.contamination, seed=settings.seed),
           "mean distance to the 10 nearest images in the latent space"),
+]}
+
+
+LOGISTIC_ON_REPRESENTATION = "logistic regression on representation"
+LOGISTIC_ON_LATENT = "logistic regression on latent"
+SPREADING_IN_MANIFOLD = "label spreading in manifold"
+CLUSTERS_AND_SPREADING = "clusters + label spreading"
+NEIGHBOUR_VOTE = "nearest-neighbour vote in latent"
+SELF_TRAINED_CNN = "self-trained CNN"  # the labellers' names
+
+
+def _self_trained_labeller(settings: MethodSettings) -> SelfTrainedLabeller:
+    if settings.image_shape is None:
+        raise ValueError("self-training needs the images' shape")
+    return SelfTrainedLabeller(settings.image_shape, seed=settings.seed)
+
+
+LABELLERS = {entry.name: entry for entry in [
+    Entry(LABEL, LOGISTIC_ON_REPRESENTATION, "linear, representation", ("representation",),
+          lambda settings: LinearLabeller(seed=settings.seed),
+          "a logistic regression on the representation the network learned from (photos' content features, "
+          "a user's vectors), trained on the labelled images"),
+    Entry(LABEL, LOGISTIC_ON_LATENT, "linear, latent", ("latent",), lambda settings: LinearLabeller(seed=settings.seed),
+          "a logistic regression on the latent vectors, trained on the labelled images"),
+    Entry(LABEL, CLUSTERS_AND_SPREADING, "clusters + spreading", ("manifold", "cluster"),
+          lambda settings: ClusterAndSpreadingLabeller(),
+          "half each image's cluster's share of each label among its labelled images, half label spreading in "
+          "the manifold (the spreading alone where a cluster holds no labelled image)"),
+    Entry(LABEL, SPREADING_IN_MANIFOLD, "spreading, manifold", ("manifold",), lambda settings: SpreadingLabeller(),
+          "label spreading over the graph of each image's 10 nearest images in the 10-D clustering manifold"),
+    Entry(LABEL, NEIGHBOUR_VOTE, "kNN vote, latent", ("latent",), lambda settings: NeighbourVoteLabeller(),
+          "each image takes the distance-weighted vote of its 10 nearest labelled images in the latent space"),
+    Entry(LABEL, SELF_TRAINED_CNN, "CNN", ("pixels",), _self_trained_labeller,
+          "the default clusterer's small CNN trained on the images: the labelled ones as fixed targets, then also "
+          "the ones it is at least 90 % sure of, with its own guesses", base=SPREADING_IN_MANIFOLD),
 ]}
 
 

@@ -4,7 +4,8 @@ The app trains in a worker process (:class:`RunQueue`, running ``python -m core.
 in the server's own: the server stays responsive, Keras' process-wide state is the worker's alone,
 and a run's progress reaches the pages through ``progress.json`` in its folder. Runs take turns in
 that one worker (several at once would share 2 cores and the memory), and two sessions asking for
-the same run share its :class:`TrainingJob`.
+the same run share its :class:`TrainingJob`. The Labels page's rounds of teaching
+(:class:`TeachingJob`) take their turns in the same worker, which keeps its imports warm for them.
 """
 
 from __future__ import annotations
@@ -47,8 +48,37 @@ def expected_progress(config: RunConfig, n_train: int, n_analysed: int, image_sh
     return progress
 
 
+class _WorkerJob:
+    """What a request handed to the worker process shares: its ``future``, running or done, and its
+    error as one line."""
+
+    future: Future
+
+    @property
+    def running(self) -> bool:
+        return not self.future.done()
+
+    @property
+    def failed(self) -> bool:
+        return self.future.done() and self.error is not None
+
+    @property
+    def error(self) -> str | None:
+        """One line when the request failed: the user's mistake as said, anything else with its type."""
+        if not self.future.done():
+            return None
+        error = self.future.exception()
+        if error is None:
+            return None
+        if isinstance(error, UserInputError):
+            return str(error)
+        if isinstance(error, WorkerStopped):
+            return f"the training process stopped unexpectedly ({error}; out of memory?); press Run to try again"
+        return str(error)
+
+
 @dataclass
-class TrainingJob:
+class TrainingJob(_WorkerJob):
     """One run trained by the worker process; its progress is read from the run folder."""
 
     store: object  # the RunStore that started it (its root, folder(key) and trainings count)
@@ -75,28 +105,6 @@ class TrainingJob:
             with contextlib.suppress(OSError, ValueError, TypeError):  # this machine's speed, for later estimates
                 finished = Progress.from_dict(json.loads((self.folder / PROGRESS_FILE).read_text()))
                 MachineSpeeds.load().learn(finished).save()
-
-    @property
-    def running(self) -> bool:
-        return not self.future.done()
-
-    @property
-    def failed(self) -> bool:
-        return self.future.done() and self.error is not None
-
-    @property
-    def error(self) -> str | None:
-        """One line when the run failed: the user's mistake as said, anything else with its type."""
-        if not self.future.done():
-            return None
-        error = self.future.exception()
-        if error is None:
-            return None
-        if isinstance(error, UserInputError):
-            return str(error)
-        if isinstance(error, WorkerStopped):
-            return f"the training process stopped unexpectedly ({error}; out of memory?); press Run to try again"
-        return str(error)
 
     @property
     def progress(self) -> Progress:
@@ -132,6 +140,34 @@ class TrainingJob:
         with contextlib.suppress(TimeoutError):
             self.future.exception(timeout=timeout)
         return self.progress
+
+
+TEACH_FOLDER = "teach"  # a run folder's subfolder where the app's rounds of teaching write
+
+
+class TeachingJob(_WorkerJob):
+    """One round of teaching (``core.labels.teach.teach_folder``) in the worker process: the labels
+    saved in run folder ``folder`` (labels.csv, if any) teach, and the round writes suggestions.csv,
+    predictions.csv, metrics.json, rounds.json and its progress.json into ``folder / TEACH_FOLDER``."""
+
+    def __init__(self, folder, seed: int = 0, n_suggest: int = 20):
+        from core.labels.book import FILE_NAME
+
+        self.folder = Path(folder)
+        self.out = self.folder / TEACH_FOLDER
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / PROGRESS_FILE).unlink(missing_ok=True)
+        labels = self.folder / FILE_NAME
+        self.future: Future = QUEUE.ask({"teach": {"run": str(self.folder), "out": str(self.out), "seed": int(seed),
+                                                   "labels": str(labels) if labels.exists() else None,
+                                                   "suggest": int(n_suggest)}})
+
+    def stage(self) -> str | None:
+        """The stage the round is in (a key of ``core.labels.teach.STAGE_TITLES``), None before it starts."""
+        try:
+            return Progress.from_dict(json.loads((self.out / PROGRESS_FILE).read_text())).stage
+        except (OSError, ValueError, TypeError):
+            return None
 
 
 class ProgressFile:
@@ -180,18 +216,20 @@ class RunQueue:
     def submit(self, root: str, key: str, config: RunConfig) -> Future:
         """Queue the run ``key`` of ``config`` into runs folder ``root``; the future's result is True
         when it trained (False: it was stored already)."""
+        return self.ask({"root": root, "key": key, "config": config.to_dict()})
+
+    def ask(self, request: dict) -> Future:
+        """Queue one request for the worker (``core.run.worker``); the future's result is its answer's
+        ``trained`` (a round of teaching answers True)."""
         future: Future = Future()
-        self._requests.put((future, {"root": root, "key": key, "config": config.to_dict()}))
+        self._requests.put((future, request))
         self._serve_in_background()
         return future
 
     def warm_up(self) -> Future:
         """Start the worker process now, so that its imports are done before the first Run; the
         future is done once they are."""
-        future: Future = Future()
-        self._requests.put((future, {"ping": True}))
-        self._serve_in_background()
-        return future
+        return self.ask({"ping": True})
 
     def _serve_in_background(self) -> None:
         with self._lock:

@@ -1,8 +1,9 @@
 """``python -m core.run.worker``: the app's training process (see ``core.run.jobs.RunQueue``).
 
-Reads one JSON request per line on stdin ({"root", "key", "config"}, or {"ping": true} answered
-once the imports are done), runs it with :func:`train_in_worker` (which writes progress.json as it
-goes), and answers one JSON line on stdout: {"trained": bool}, or {"error": one line,
+Reads one JSON request per line on stdin ({"root", "key", "config"}: a run; {"teach": {"run", "out",
+"labels", "seed", "suggest"}}: a round of teaching; or {"ping": true} answered once the imports are
+done), runs it with :func:`train_in_worker` or :func:`teach_in_worker` (which write progress.json as
+they go), and answers one JSON line on stdout: {"trained": bool}, or {"error": one line,
 "user_error": bool}. Anything else that writes to stdout is sent to stderr, so the answers stay
 readable. Ends when stdin closes.
 """
@@ -13,6 +14,7 @@ import json
 import os
 import sys
 import warnings
+from pathlib import Path
 
 
 def train_in_worker(root: str, key: str, config) -> bool:
@@ -40,6 +42,27 @@ def train_in_worker(root: str, key: str, config) -> bool:
         raise
 
 
+def teach_in_worker(run: str, out: str, labels: str | None, seed: int = 0, suggest: int = 20) -> bool:
+    """In the worker process: one round of teaching on run folder ``run`` with the labels file
+    ``labels`` (or none), written into ``out`` with its progress.json; the round is added to
+    ``out``'s rounds.json (``core.labels.teach.record_round``). Returns True."""
+    from core.errors import UserInputError
+    from core.labels.teach import record_round, teach_folder
+    from core.run.jobs import PROGRESS_FILE, ProgressFile
+    from core.run.progress import Progress
+
+    progress = Progress()
+    progress.listen(ProgressFile(Path(out) / PROGRESS_FILE))
+    try:
+        teaching = teach_folder(run, out, labels, suggest, seed, progress=progress)
+    except Exception as error:
+        progress.finish(str(error) if isinstance(error, UserInputError) else f"{type(error).__name__}: {error}")
+        raise
+    record_round(out, teaching.metrics)
+    progress.finish()
+    return True
+
+
 def main() -> int:
     answers = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
@@ -58,7 +81,8 @@ def main() -> int:
             answers.write(json.dumps({"trained": False}) + "\n")
             continue
         try:
-            answer = {"trained": train_in_worker(request["root"], request["key"], RunConfig(**request["config"]))}
+            answer = {"trained": teach_in_worker(**request["teach"]) if "teach" in request else
+                      train_in_worker(request["root"], request["key"], RunConfig(**request["config"]))}
         except UserInputError as error:
             answer = {"error": str(error), "user_error": True}
         except Exception as error:  # reported to the page as one line; the worker goes on
