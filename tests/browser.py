@@ -82,3 +82,10 @@ def wait_for_app_idle(page, timeout_ms: int = 60_000) -> None:
     page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stSpinner\"]').length === 0",
                            timeout=timeout_ms)
     page.wait_for_timeout(500)
+
+
+def data_file_input(page):
+    """The file input of the sidebar's data upload (the first of the sidebar's uploaders: the
+    optional Embeddings upload comes after it, and pages may have uploaders of their own)."""
+    uploader = page.get_by_test_id("stSidebarUserContent").locator('[data-testid="stFileUploader"]').first
+    return uploader.locator('input[type="file"]')

@@ -19,7 +19,7 @@ PAGES = {  # page -> (text shown once the page is complete, plotly charts on it,
     "Latent map": ("Selected images", 1, "latent_map"),
     "Clusters": ("Clusters against true labels", 3, "clusters"),
     "Anomalies": ("Contamination", 2, "anomalies"),
-    "Labels": ("3. Export, or continue later", 1, "labels_before_naming"),
+    "Labels": ("4. Export, or continue later", 1, "labels_before_naming"),
     "Export": ("Download results.csv", 0, "export"),
 }
 

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 from PIL import Image
 
-from tests.browser import chromium_page, streamlit_server, wait_for_app_idle
+from tests.browser import chromium_page, data_file_input, streamlit_server, wait_for_app_idle
 from tests.conftest import shared_file
 from tests.test_browser import assert_no_exception, screenshot
 from tests.test_sharing_browser import single
@@ -68,7 +68,7 @@ def test_a_zip_of_photos_named_with_spaces_runs_and_is_named_everywhere(tmp_path
         single(page.get_by_role("combobox").first).click()  # the sidebar's data source
         page.get_by_role("option", name="Upload .npz or .zip").click()
         wait_for_app_idle(page)
-        page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(upload))
+        data_file_input(page).set_input_files(str(upload))
         page.get_by_text(f"Source: {ZIP_NAME}").wait_for(timeout=120_000)
         wait_for_app_idle(page)
         assert not hashes.search(page_text(page))

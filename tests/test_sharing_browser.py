@@ -137,7 +137,7 @@ def test_label_three_clusters_move_export_import_and_share(tmp_path):
         page.locator('[data-testid="stSidebarNav"]').get_by_text("Latent map", exact=True).click()
         page.get_by_role("heading", name="Latent map", exact=True).wait_for()
         wait_for_app_idle(page)
-        page.get_by_text("anomaly score", exact=True).click()
+        page.get_by_test_id("stRadioGroup").get_by_text("anomaly score", exact=True).click()  # Colour by
         wait_for_app_idle(page)
         page.get_by_text("Selected images: 2").wait_for()
         click(page, "Copy link")

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.browser import chromium_page, streamlit_server, wait_for_app_idle
+from tests.browser import chromium_page, data_file_input, streamlit_server, wait_for_app_idle
 from tests.test_browser import assert_no_exception, screenshot
 from tests.test_photos_browser import photo_zip
 from tests.test_sharing_browser import single
@@ -196,8 +196,7 @@ def test_a_bad_upload_keeps_the_earlier_pages_and_a_new_data_set_drops_the_selec
     wait_for_app_idle(page)
     broken = folder / "broken.zip"
     broken.write_bytes(b"PK\x03\x04 not really a zip")
-    sidebar = page.get_by_test_id("stSidebarUserContent")  # the Latent map page has an uploader of its own
-    sidebar.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(broken))
+    data_file_input(page).set_input_files(str(broken))
     page.get_by_text("is not a readable zip file").wait_for(timeout=60_000)
     wait_for_app_idle(page)
     errors = page.get_by_test_id("stAlertContentError")
@@ -211,7 +210,7 @@ def test_a_bad_upload_keeps_the_earlier_pages_and_a_new_data_set_drops_the_selec
     photos = folder / "photos.zip"
     photo_zip(photos, per_class=10)
     assert len(zipfile.ZipFile(photos).namelist()) == 30
-    sidebar.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(photos))
+    data_file_input(page).set_input_files(str(photos))
     page.get_by_text("press Run in the sidebar").wait_for(timeout=120_000)
     wait_for_app_idle(page)
     assert "sel" not in parse_qs(urlparse(page.url).query)  # the selection was the digits run's
