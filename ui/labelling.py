@@ -20,19 +20,20 @@ BULK = 100  # a change of more images than this asks first
 UNDO_STEPS = 20
 
 
-def label_picker(existing: list[str], key: str, where=None) -> str | None:
+def label_picker(existing: list[str], key: str, where=None, stacked: bool = False) -> str | None:
     """Choose a label: one in use, or a new one typed (the typed one wins). The one way the app asks
     for a label, wherever it does (moving images, "label these next", "keep one, mark the rest").
 
-    Draws, side by side in ``where`` (a container or column; default the page), a box of the labels
-    ``existing`` and a text box for a new label, keyed ``key`` and ``key + "-new"``. Inside an
+    Draws, side by side in ``where`` (a container or column; default the page), or one above the
+    other with ``stacked`` (for a narrow gallery cell), a box of the labels ``existing`` and a text
+    box for a new label, keyed ``key`` and ``key + "-new"``. Inside an
     ``st.form`` nothing reruns until the form is submitted, and Enter in the text box submits it
     (as its first button). Returns the label as it will be stored (``core.labels.clean_label``), or
     None when neither is given; in a callback (a form's ``on_click``), read it with
     :func:`picked_label`.
     """
     where = where or st
-    left, right = where.columns(2)
+    left, right = (where, where) if stacked else where.columns(2)
     if st.session_state.get(key) not in existing:
         st.session_state[key] = None
     left.selectbox("Label in use", existing, index=None, key=key, placeholder="choose a label")

@@ -119,7 +119,7 @@ def _label_next(key: str, folder, book, bundle, suggestions, round_number: int, 
     with st.form("teach-next", border=False):
         gallery.show_images(bundle.analysis.read(shown).images, [str(bundle.analysis.ids[i]) for i in shown],
                             columns=5, below=lambda position: labelling.label_picker(
-                                existing, pickers[int(shown[position])]))
+                                existing, pickers[int(shown[position])], stacked=True))
         st.form_submit_button("Save these labels and teach again", type="primary", on_click=_remember_next,
                               args=(pickers,))
     if submitted is not None and not picked:
