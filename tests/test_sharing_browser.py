@@ -130,9 +130,13 @@ def test_label_three_clusters_move_export_import_and_share(tmp_path):
         # A view to share: two images ticked, the latent map coloured by anomaly score, k = 10.
         choose(page, "Show images of", option="the most anomalous")
         boxes = page.locator('[data-testid="stForm"] [data-testid="stCheckbox"]')
-        chosen = sorted(int(boxes.nth(i).inner_text().strip()) for i in range(2))
         for i in range(2):
             boxes.nth(i).click()
+        from playwright.sync_api import expect
+
+        ticked = page.locator('[data-testid="stForm"] [data-testid="stCheckbox"]:has(input:checked)')
+        expect(ticked).to_have_count(2, timeout=60_000)
+        chosen = sorted(int(text.strip()) for text in ticked.all_inner_texts())  # read as ticked, not before
         click(page, "Select ticked")
         page.locator('[data-testid="stSidebarNav"]').get_by_text("Latent map", exact=True).click()
         page.get_by_role("heading", name="Latent map", exact=True).wait_for()
