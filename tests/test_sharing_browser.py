@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import chromium_page, streamlit_server, wait_for_app_idle
 from tests.test_browser import assert_no_exception, screenshot
@@ -61,8 +62,6 @@ def said(page, text: str) -> None:
 def single(locator):
     """The locator once it matches exactly one element: during a rerun Streamlit can show a stale
     copy of an element beside the new one for a moment."""
-    from playwright.sync_api import expect
-
     expect(locator).to_have_count(1, timeout=60_000)
     return locator
 
@@ -132,8 +131,6 @@ def test_label_three_clusters_move_export_import_and_share(tmp_path):
         boxes = page.locator('[data-testid="stForm"] [data-testid="stCheckbox"]')
         for i in range(2):
             boxes.nth(i).click()
-        from playwright.sync_api import expect
-
         ticked = page.locator('[data-testid="stForm"] [data-testid="stCheckbox"]:has(input:checked)')
         expect(ticked).to_have_count(2, timeout=60_000)
         chosen = sorted(int(text.strip()) for text in ticked.all_inner_texts())  # read as ticked, not before
@@ -162,9 +159,10 @@ def test_label_three_clusters_move_export_import_and_share(tmp_path):
         wait_for_app_idle(page, timeout_ms=120_000)
         assert_no_exception(page, "shared link")
         assert page.get_by_role("heading", name="Latent map", exact=True).count() == 1
-        assert page.get_by_role("spinbutton", name="Epochs").input_value() == "3"
-        assert page.get_by_role("spinbutton", name="Clusters (k)").input_value() == "10"
-        assert page.get_by_role("radio", name="anomaly score").is_checked()
+        # the sidebar's widgets take the link's values as they render: wait for them
+        expect(page.get_by_role("spinbutton", name="Epochs")).to_have_value("3", timeout=30_000)
+        expect(page.get_by_role("spinbutton", name="Clusters (k)")).to_have_value("10", timeout=30_000)
+        expect(page.get_by_role("radio", name="anomaly score")).to_be_checked(timeout=30_000)
         assert page.get_by_text("This run is training").count() == 0  # from the stored run, not retrained
         captions = page.locator('[data-testid="stCaptionContainer"]').filter(has_text=re.compile(r"^\d+ · cluster \d+$"))
         assert sorted(int(text.split(" · ")[0]) for text in captions.all_inner_texts()) == chosen
