@@ -94,11 +94,16 @@ def _mixture(settings: MethodSettings) -> MixtureClusterer:
                             **({"n_init": 1} if settings.quick else {}))
 
 
-def _self_trained(settings: MethodSettings) -> SelfTrainedClusterer:
+def _self_trained_on(base, settings: MethodSettings, **options) -> SelfTrainedClusterer:
+    """A SelfTrainedClusterer sharpening ``base``'s clusters (10 epochs on colour images, else 8)."""
     if settings.image_shape is None:
         raise ValueError("self-training needs the images' shape")
-    return SelfTrainedClusterer(_kmeans(settings), settings.image_shape, n_clusters=settings.n_clusters,
-                                seed=settings.seed, epochs=10 if settings.image_shape[-1] == 3 else 8)
+    return SelfTrainedClusterer(base, settings.image_shape, n_clusters=settings.n_clusters, seed=settings.seed,
+                                epochs=10 if settings.image_shape[-1] == 3 else 8, **options)
+
+
+def _self_trained(settings: MethodSettings) -> SelfTrainedClusterer:
+    return _self_trained_on(_kmeans(settings), settings)
 
 
 def _consensus(settings: MethodSettings) -> ConsensusClusterer:
@@ -107,11 +112,7 @@ def _consensus(settings: MethodSettings) -> ConsensusClusterer:
 
 
 def _consensus_self_trained(settings: MethodSettings) -> SelfTrainedClusterer:
-    if settings.image_shape is None:
-        raise ValueError("self-training needs the images' shape")
-    return SelfTrainedClusterer(_consensus(settings), settings.image_shape, n_clusters=settings.n_clusters,
-                                seed=settings.seed, epochs=10 if settings.image_shape[-1] == 3 else 8, min_steps=1200,
-                                min_agreement=0.8)
+    return _self_trained_on(_consensus(settings), settings, min_steps=1200, min_agreement=0.8)
 
 
 def _self_labelled(settings: MethodSettings) -> SelfLabelledClusterer:
